@@ -1,0 +1,60 @@
+// The exporter's HTTP app, built from its dependencies: no listen, no process.env.
+import express, { type ErrorRequestHandler } from 'express';
+import { requireAuth } from './auth.js';
+import type { Queryable } from './collectors/index.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { describeError, type Scraper } from './scrape.js';
+
+export interface AppDeps {
+  scraper: Scraper;
+  db: Queryable;
+  auth: Config['auth'];
+  logger: Logger;
+}
+
+export function createApp({ scraper, db, auth, logger }: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/', (_req, res) => {
+    res.type('text/html').send(
+      '<!doctype html><title>Connect Observability exporter</title><h1>Connect Observability exporter</h1>' +
+        '<ul><li><a href="/metrics">/metrics</a> Prometheus metrics</li>' +
+        '<li><a href="/healthz">/healthz</a> process alive</li>' +
+        '<li><a href="/readyz">/readyz</a> Postgres reachable</li></ul>',
+    );
+  });
+
+  app.get('/metrics', requireAuth(auth), async (_req, res) => {
+    const body = await scraper.scrape();
+    res.set('Content-Type', scraper.contentType).send(body);
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await db.query('SELECT 1');
+      res.json({ status: 'ready' });
+    } catch (err) {
+      res.status(503).json({ status: 'unavailable', error: `database unreachable: ${describeError(err)}` });
+    }
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
+  });
+
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
+    if (status >= 500) logger.error({ err: describeError(err), path: req.path }, 'request failed');
+    if (res.headersSent) return;
+    res.status(status).json({ error: status >= 500 ? 'internal error' : String(err.message ?? err) });
+  };
+  app.use(onError);
+
+  return app;
+}

@@ -1,0 +1,19 @@
+// What every collector is: a name, a refresh that queries and then sets its series, and a
+// clear that drops them. The orchestrator (../scrape.ts) times collectors and decides what a
+// failure looks like on the wire; a collector only returns (throws) its error.
+import type { Registry } from 'prom-client';
+
+/** The slice of pg.Pool a collector needs. */
+export interface Queryable {
+  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface Collector {
+  readonly name: string;
+  /** Query, then reset and set every series with no await in between. */
+  collect(db: Queryable): Promise<void>;
+  /** Drop every series, so nothing stale is served when the collector cannot run. */
+  clear(): void;
+}
+
+export type CollectorFactory<Options = void> = (registry: Registry, options: Options) => Collector;

@@ -1,0 +1,222 @@
+// The exporter's configuration: read once from the environment, validated at the edge, every
+// problem reported at once. Secrets may come from files (VAR_FILE) so they stay out of the
+// environment listing and out of the repo.
+import { readFileSync } from 'node:fs';
+import { collectorNames } from './collectors/index.js';
+
+export interface Config {
+  /** Postgres connection string; undefined means the embedded database. */
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  db: {
+    poolMax: number;
+    statementTimeoutMs: number;
+    lockTimeoutMs: number;
+    connectTimeoutMs: number;
+    applicationName: string;
+  };
+  collectors: string[];
+  orders: {
+    /** status -> seconds in that status after which an active order counts as stuck */
+    stuckThresholds: Record<string, number>;
+  };
+  database: {
+    /** the plan's database size limit in bytes; 0 leaves cc_db_size_limit_bytes out */
+    sizeLimitBytes: number;
+  };
+  auth:
+    | { kind: 'none' }
+    | { kind: 'bearer'; token: string }
+    | { kind: 'basic'; username: string; password: string };
+  embedded: {
+    /** PGlite data directory; undefined keeps the embedded database in memory */
+    dataDir: string | undefined;
+    simulator: boolean;
+    simulatorIntervalMs: number;
+  };
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The documented defaults; the README's table lists the same values. */
+export const DEFAULTS = {
+  EXPORTER_HOST: '0.0.0.0',
+  EXPORTER_PORT: '9464',
+  LOG_LEVEL: 'info',
+  DB_POOL_MAX: '3',
+  DB_STATEMENT_TIMEOUT_MS: '5000',
+  DB_LOCK_TIMEOUT_MS: '1000',
+  DB_CONNECT_TIMEOUT_MS: '3000',
+  DB_APPLICATION_NAME: 'cc-exporter',
+  STUCK_ORDER_THRESHOLDS: 'preparing=30m,ready=60m',
+  DB_SIZE_LIMIT_BYTES: '500MB',
+  EMBEDDED_SIMULATOR: 'true',
+  EMBEDDED_SIMULATOR_INTERVAL_MS: '2000',
+  SHUTDOWN_TIMEOUT_MS: '10000',
+} as const;
+
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const get = (name: keyof typeof DEFAULTS): string => nonEmpty(env[name]) ?? DEFAULTS[name];
+
+  const secret = (name: string): string | undefined => {
+    const direct = nonEmpty(env[name]);
+    const file = nonEmpty(env[`${name}_FILE`]);
+    if (direct !== undefined && file !== undefined) {
+      problems.push(`${name} and ${name}_FILE are both set; set one`);
+      return undefined;
+    }
+    if (file === undefined) return direct;
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (value === '') problems.push(`${name}_FILE: ${file} is empty`);
+      return value || undefined;
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      return undefined;
+    }
+  };
+
+  const int = (name: keyof typeof DEFAULTS, min: number, max: number): number => {
+    const raw = get(name);
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return Number(DEFAULTS[name]);
+    }
+    return value;
+  };
+
+  const bool = (name: keyof typeof DEFAULTS): boolean => {
+    const raw = get(name).toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return DEFAULTS[name] === 'true';
+  };
+
+  const databaseUrl = secret('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string');
+  }
+
+  const logLevel = get('LOG_LEVEL');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+
+  const collectors = parseList(nonEmpty(env.COLLECTORS) ?? collectorNames.join(','));
+  for (const name of collectors) {
+    if (!collectorNames.includes(name)) {
+      problems.push(`COLLECTORS: unknown collector "${name}" (known: ${collectorNames.join(', ')})`);
+    }
+  }
+
+  const stuckThresholds = parseThresholds(get('STUCK_ORDER_THRESHOLDS'), problems);
+  const sizeLimitBytes = parseBytes(get('DB_SIZE_LIMIT_BYTES'), problems);
+
+  const token = secret('METRICS_AUTH_TOKEN');
+  const username = nonEmpty(env.METRICS_BASIC_AUTH_USERNAME);
+  const password = secret('METRICS_BASIC_AUTH_PASSWORD');
+  let auth: Config['auth'] = { kind: 'none' };
+  if (token !== undefined && (username !== undefined || password !== undefined)) {
+    problems.push('set either METRICS_AUTH_TOKEN or METRICS_BASIC_AUTH_USERNAME/PASSWORD, not both');
+  } else if (token !== undefined) {
+    auth = { kind: 'bearer', token };
+  } else if (username !== undefined && password !== undefined) {
+    auth = { kind: 'basic', username, password };
+  } else if (username !== undefined || password !== undefined) {
+    problems.push('METRICS_BASIC_AUTH_USERNAME and METRICS_BASIC_AUTH_PASSWORD go together; one is missing');
+  }
+
+  const config: Config = {
+    databaseUrl,
+    host: get('EXPORTER_HOST'),
+    port: int('EXPORTER_PORT', 0, 65535),
+    logLevel: logLevel as Config['logLevel'],
+    db: {
+      poolMax: int('DB_POOL_MAX', 1, 50),
+      statementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 100, 600_000),
+      lockTimeoutMs: int('DB_LOCK_TIMEOUT_MS', 10, 600_000),
+      connectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 100, 60_000),
+      applicationName: get('DB_APPLICATION_NAME'),
+    },
+    collectors,
+    orders: { stuckThresholds },
+    database: { sizeLimitBytes },
+    auth,
+    embedded: {
+      dataDir: nonEmpty(env.EMBEDDED_DATA_DIR),
+      simulator: bool('EMBEDDED_SIMULATOR'),
+      simulatorIntervalMs: int('EMBEDDED_SIMULATOR_INTERVAL_MS', 100, 3_600_000),
+    },
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function parseList(raw: string): string[] {
+  return [...new Set(raw.split(',').map((s) => s.trim()).filter(Boolean))];
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+/** "preparing=30m,ready=60m" -> { preparing: 1800, ready: 3600 } */
+function parseThresholds(raw: string, problems: string[]): Record<string, number> {
+  const thresholds: Record<string, number> = {};
+  for (const part of parseList(raw)) {
+    const match = /^([a-z_]+)=(\d+)([smh])$/.exec(part);
+    if (!match) {
+      problems.push(`STUCK_ORDER_THRESHOLDS: "${part}" is not status=<number><s|m|h>, e.g. preparing=30m`);
+      continue;
+    }
+    const [, status, amount, unit] = match as unknown as [string, string, string, string];
+    thresholds[status] = Number(amount) * (DURATION_UNITS[unit] ?? 1);
+  }
+  return thresholds;
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40,
+};
+
+/** "500MB" -> 500000000, "8GiB" -> 8589934592, "0" -> 0 */
+function parseBytes(raw: string, problems: string[]): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(raw);
+  const factor = match ? BYTE_UNITS[(match[2] ?? '').toUpperCase()] : undefined;
+  if (!match || factor === undefined) {
+    problems.push(`DB_SIZE_LIMIT_BYTES must be a size such as 524288000, 500MB or 8GiB, got "${raw}"`);
+    return 0;
+  }
+  return Math.round(Number(match[1]) * factor);
+}
+
+/** The connection string with its password masked, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable connection string)';
+  }
+}

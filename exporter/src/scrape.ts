@@ -1,0 +1,120 @@
+// The scrape orchestrator: refreshes every collector once per scrape (concurrent scrapes share
+// one refresh), times each, turns a failure into cc_collector_success{collector}=0 and never
+// into a failed scrape. When Postgres is unreachable it serves cc_up 0 and no business series.
+import { Gauge, Registry } from 'prom-client';
+import type { Collector, Queryable } from './collectors/index.js';
+import type { Logger } from './log.js';
+
+export interface ScraperOptions {
+  registry: Registry;
+  db: Queryable;
+  collectors: Collector[];
+  logger: Logger;
+  version: string;
+}
+
+export interface Scraper {
+  /** Refresh every collector, then render the registry. */
+  scrape(): Promise<string>;
+  /** Refresh without rendering (shared with concurrent callers). */
+  refresh(): Promise<void>;
+  readonly contentType: string;
+}
+
+export function createScraper({ registry, db, collectors, logger, version }: ScraperOptions): Scraper {
+  const up = new Gauge({
+    name: 'cc_up',
+    help: 'Whether the exporter reached Postgres during this scrape (1) or not (0).',
+    registers: [registry],
+  });
+  const success = new Gauge({
+    name: 'cc_collector_success',
+    help: 'Whether the collector succeeded during this scrape (1) or not (0).',
+    labelNames: ['collector'],
+    registers: [registry],
+  });
+  const duration = new Gauge({
+    name: 'cc_collector_duration_seconds',
+    help: 'How long the collector took during this scrape.',
+    labelNames: ['collector'],
+    registers: [registry],
+  });
+  const buildInfo = new Gauge({
+    name: 'cc_exporter_build_info',
+    help: 'The exporter build; always 1.',
+    labelNames: ['version', 'nodejs'],
+    registers: [registry],
+  });
+  buildInfo.set({ version, nodejs: process.version }, 1);
+
+  // Failures are logged when a collector starts failing or its error changes, not every scrape.
+  const lastError = new Map<string, string>();
+  let reachable: boolean | undefined;
+
+  async function runCollector(collector: Collector): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      await collector.collect(db);
+      success.set({ collector: collector.name }, 1);
+      if (lastError.delete(collector.name)) logger.info({ collector: collector.name }, 'collector recovered');
+    } catch (err) {
+      collector.clear();
+      success.set({ collector: collector.name }, 0);
+      const message = describeError(err);
+      if (lastError.get(collector.name) !== message) {
+        logger.error({ collector: collector.name, err: message }, 'collector failed');
+        lastError.set(collector.name, message);
+      }
+    } finally {
+      duration.set({ collector: collector.name }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  async function refreshOnce(): Promise<void> {
+    try {
+      await db.query('SELECT 1');
+    } catch (err) {
+      up.set(0);
+      for (const collector of collectors) {
+        collector.clear();
+        success.set({ collector: collector.name }, 0);
+        duration.set({ collector: collector.name }, 0);
+      }
+      if (reachable !== false) logger.error({ err: describeError(err) }, 'database unreachable');
+      reachable = false;
+      return;
+    }
+    if (reachable === false) logger.info('database reachable again');
+    reachable = true;
+    up.set(1);
+    await Promise.all(collectors.map(runCollector));
+  }
+
+  let inFlight: Promise<void> | undefined;
+  function refresh(): Promise<void> {
+    inFlight ??= refreshOnce().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  return {
+    refresh,
+    async scrape() {
+      await refresh();
+      return registry.metrics();
+    },
+    contentType: registry.contentType,
+  };
+}
+
+/** A one-line error description, with a hint where the cause is a known setup mistake. */
+export function describeError(err: unknown): string {
+  const e = err as { message?: string; code?: string };
+  const message = e?.message ?? String(err);
+  if (e?.code === '42P01' || e?.code === '3F000') {
+    return `${message} (is the schema migrated? run: npm run db:migrate)`;
+  }
+  if (e?.code === '42501') return `${message} (missing grant: re-run npm run db:migrate as the database owner)`;
+  return message;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// The exporter process: configuration, database (the server's, or the embedded one when
+// DATABASE_URL is unset), HTTP listener and graceful shutdown.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { createApp } from './app.js';
+import { createCollectors } from './collectors/index.js';
+import { ConfigError, loadConfig, redactUrl, type Config } from './config.js';
+import { createPool } from './db.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
+import { createLogger, type Logger } from './log.js';
+import { setUpDevelopmentDatabase } from './migrate.js';
+import { createScraper } from './scrape.js';
+import { startSimulator, type Simulator } from './simulator.js';
+import { version } from './version.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`cc-exporter: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+
+  let embedded: EmbeddedDatabase | undefined;
+  let connectionString = config.databaseUrl;
+  if (connectionString === undefined) {
+    embedded = await startEmbedded(config, logger);
+    connectionString = embedded.connectionString;
+  }
+
+  // PGlite is a single session: one pooled connection serialises everything that uses it.
+  const pool = createPool(connectionString, embedded ? { ...config.db, poolMax: 1 } : config.db, logger);
+  const registry = new Registry();
+  const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config), logger, version });
+  const app = createApp({ scraper, db: pool, auth: config.auth, logger });
+
+  let simulator: Simulator | undefined;
+  if (embedded && config.embedded.simulator) {
+    simulator = startSimulator(pool, { intervalMs: config.embedded.simulatorIntervalMs, logger });
+  }
+
+  const server = app.listen(config.port, config.host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  logger.info(
+    {
+      metrics: `http://${shownHost}:${port}/metrics`,
+      health: `http://${shownHost}:${port}/healthz`,
+      ready: `http://${shownHost}:${port}/readyz`,
+      database: embedded ? `embedded (${config.embedded.dataDir ?? 'in memory'})` : redactUrl(connectionString),
+    },
+    'cc-exporter listening',
+  );
+  process.stdout.write(
+    `\n  Connect Observability exporter ${version}\n` +
+      `  metrics:  http://${shownHost}:${port}/metrics\n` +
+      `  health:   http://${shownHost}:${port}/healthz   ready: http://${shownHost}:${port}/readyz\n` +
+      `  database: ${embedded ? `embedded PGlite (${config.embedded.dataDir ?? 'in memory; set EMBEDDED_DATA_DIR to keep it'})${simulator ? ', demo simulator on' : ''}` : redactUrl(connectionString)}\n\n`,
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    server.close();
+    server.closeIdleConnections();
+    await simulator?.stop();
+    await pool.end().catch(() => undefined);
+    await embedded?.stop().catch((err: Error) => logger.warn({ err: err.message }, 'embedded database did not stop cleanly'));
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedDatabase> {
+  logger.info({ dataDir: config.embedded.dataDir ?? null }, 'no DATABASE_URL: starting the embedded database');
+  const embedded = await startEmbeddedDatabase({ dataDir: config.embedded.dataDir });
+  const client = new pg.Client({ connectionString: embedded.connectionString });
+  await client.connect();
+  try {
+    await setUpDevelopmentDatabase(client, { logger, seed: true });
+  } finally {
+    await client.end();
+  }
+  return embedded;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`cc-exporter: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
