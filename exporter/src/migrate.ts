@@ -58,6 +58,8 @@ export async function migrate(client: pg.ClientBase, { logger, dir = sqlPaths.mi
     });
     return ran.map((m) => m.name);
   } catch (err) {
+    // node-pg-migrate leaves the failed migration's transaction open on a client it was given.
+    await client.query('ROLLBACK').catch(() => undefined);
     if (current === undefined || !(err instanceof Error)) throw err;
     const file = join(dir, `${current}.sql`);
     const text = await readFile(file, 'utf8').catch(() => '');

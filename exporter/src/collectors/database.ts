@@ -2,6 +2,7 @@
 // database's size against the plan's limit (the inputs of the DbConnectionPoolSaturated and
 // LowDiskSpace alerts).
 import { Gauge } from 'prom-client';
+import { optionalGauge } from './optional-gauge.js';
 import type { CollectorFactory } from './types.js';
 
 export interface DatabaseOptions {
@@ -41,17 +42,17 @@ export const createDatabaseCollector: CollectorFactory<DatabaseOptions> = (regis
     labelNames: ['state'],
     registers: [registry],
   });
-  const maxConnections = new Gauge({
+  const maxConnections = optionalGauge({
     name: 'cc_db_max_connections',
     help: 'The server setting max_connections.',
     registers: [registry],
   });
-  const size = new Gauge({
+  const size = optionalGauge({
     name: 'cc_db_size_bytes',
     help: 'Size of the database on disk.',
     registers: [registry],
   });
-  const sizeLimit = new Gauge({
+  const sizeLimit = optionalGauge({
     name: 'cc_db_size_limit_bytes',
     help: 'The configured size limit of the database plan.',
     registers: [registry],
@@ -72,9 +73,9 @@ export const createDatabaseCollector: CollectorFactory<DatabaseOptions> = (regis
     },
     clear() {
       connections.reset();
-      maxConnections.reset();
-      size.reset();
-      sizeLimit.reset();
+      maxConnections.clear();
+      size.clear();
+      sizeLimit.clear();
     },
   };
 };

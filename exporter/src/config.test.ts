@@ -1,0 +1,107 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, redactUrl } from './config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('has working defaults with nothing set (embedded database)', () => {
+    const config = loadConfig({});
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.port).toBe(9464);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.collectors).toEqual(['orders', 'deployments', 'database']);
+    expect(config.orders.stuckThresholds).toEqual({ preparing: 1800, ready: 3600 });
+    expect(config.database.sizeLimitBytes).toBe(500_000_000);
+    expect(config.auth).toEqual({ kind: 'none' });
+    expect(config.db).toEqual({
+      poolMax: 3,
+      statementTimeoutMs: 5000,
+      lockTimeoutMs: 1000,
+      connectTimeoutMs: 3000,
+      applicationName: 'cc-exporter',
+    });
+    expect(config.embedded).toEqual({ dataDir: undefined, simulator: true, simulatorIntervalMs: 2000 });
+  });
+
+  it('reads every setting', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://cc_exporter:pw@db:5432/app',
+      EXPORTER_PORT: '9999',
+      COLLECTORS: 'orders, database',
+      STUCK_ORDER_THRESHOLDS: 'preparing=45m,ready=2h,confirmed=90s',
+      DB_SIZE_LIMIT_BYTES: '8GiB',
+      METRICS_BASIC_AUTH_USERNAME: 'prom',
+      METRICS_BASIC_AUTH_PASSWORD: 'secret',
+      EMBEDDED_SIMULATOR: 'off',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.databaseUrl).toBe('postgres://cc_exporter:pw@db:5432/app');
+    expect(config.port).toBe(9999);
+    expect(config.collectors).toEqual(['orders', 'database']);
+    expect(config.orders.stuckThresholds).toEqual({ preparing: 2700, ready: 7200, confirmed: 90 });
+    expect(config.database.sizeLimitBytes).toBe(8 * 2 ** 30);
+    expect(config.auth).toEqual({ kind: 'basic', username: 'prom', password: 'secret' });
+    expect(config.embedded.simulator).toBe(false);
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('lists every problem at once', () => {
+    const problems = problemsOf({
+      DATABASE_URL: 'mysql://x',
+      EXPORTER_PORT: '99999',
+      COLLECTORS: 'orders,bogus',
+      STUCK_ORDER_THRESHOLDS: 'preparing=30',
+      DB_SIZE_LIMIT_BYTES: 'lots',
+      LOG_LEVEL: 'loud',
+      DB_POOL_MAX: '0',
+      EMBEDDED_SIMULATOR: 'maybe',
+      METRICS_BASIC_AUTH_USERNAME: 'prom',
+    });
+    expect(problems).toHaveLength(9);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL must be a postgres/);
+    expect(problems.join('\n')).toMatch(/EXPORTER_PORT must be a whole number from 0 to 65535, got "99999"/);
+    expect(problems.join('\n')).toMatch(/unknown collector "bogus" \(known: orders, deployments, database\)/);
+    expect(problems.join('\n')).toMatch(/STUCK_ORDER_THRESHOLDS: "preparing=30"/);
+    expect(problems.join('\n')).toMatch(/DB_SIZE_LIMIT_BYTES/);
+    expect(problems.join('\n')).toMatch(/LOG_LEVEL/);
+    expect(problems.join('\n')).toMatch(/DB_POOL_MAX/);
+    expect(problems.join('\n')).toMatch(/EMBEDDED_SIMULATOR/);
+    expect(problems.join('\n')).toMatch(/METRICS_BASIC_AUTH_USERNAME and METRICS_BASIC_AUTH_PASSWORD go together/);
+  });
+
+  it('reads secrets from files and refuses both forms at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-config-'));
+    writeFileSync(join(dir, 'url'), 'postgres://u:p@h/db\n');
+    writeFileSync(join(dir, 'token'), '  s3cret \n');
+    const config = loadConfig({ DATABASE_URL_FILE: join(dir, 'url'), METRICS_AUTH_TOKEN_FILE: join(dir, 'token') });
+    expect(config.databaseUrl).toBe('postgres://u:p@h/db');
+    expect(config.auth).toEqual({ kind: 'bearer', token: 's3cret' });
+
+    expect(problemsOf({ DATABASE_URL: 'postgres://a', DATABASE_URL_FILE: join(dir, 'url') })).toEqual([
+      'DATABASE_URL and DATABASE_URL_FILE are both set; set one',
+    ]);
+    expect(problemsOf({ METRICS_AUTH_TOKEN_FILE: join(dir, 'missing') })).toEqual([
+      `METRICS_AUTH_TOKEN_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`,
+    ]);
+    expect(problemsOf({ METRICS_AUTH_TOKEN: 't', METRICS_BASIC_AUTH_USERNAME: 'u', METRICS_BASIC_AUTH_PASSWORD: 'p' })).toEqual([
+      'set either METRICS_AUTH_TOKEN or METRICS_BASIC_AUTH_USERNAME/PASSWORD, not both',
+    ]);
+  });
+
+  it('never shows a password in a problem or a redacted URL', () => {
+    const problems = problemsOf({ DATABASE_URL: 'mysql://user:hunter2@h/db' });
+    expect(problems.join('\n')).not.toContain('hunter2');
+    expect(redactUrl('postgres://user:hunter2@h:5432/db')).toBe('postgres://user:***@h:5432/db');
+  });
+});
