@@ -4,15 +4,11 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { Registry } from 'prom-client';
-import { createApp } from './app.js';
-import { createCollectors } from './collectors/index.js';
 import { ConfigError, loadConfig, redactUrl, type Config } from './config.js';
-import { createPool } from './db.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
+import { createExporter } from './exporter.js';
 import { createLogger, type Logger } from './log.js';
 import { setUpDevelopmentDatabase } from './migrate.js';
-import { createScraper } from './scrape.js';
 import { startSimulator, type Simulator } from './simulator.js';
 import { version } from './version.js';
 
@@ -37,10 +33,8 @@ async function main(): Promise<void> {
   }
 
   // PGlite is a single session: one pooled connection serialises everything that uses it.
-  const pool = createPool(connectionString, embedded ? { ...config.db, poolMax: 1 } : config.db, logger);
-  const registry = new Registry();
-  const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config), logger, version });
-  const app = createApp({ scraper, db: pool, auth: config.auth, logger });
+  const exporterConfig = embedded ? { ...config, db: { ...config.db, poolMax: 1 } } : config;
+  const { app, pool } = createExporter(exporterConfig, connectionString, logger);
 
   let simulator: Simulator | undefined;
   if (embedded && config.embedded.simulator) {

@@ -1,0 +1,33 @@
+// Wiring the exporter from its configuration: the pool, the registry and collectors, the
+// scraper and the HTTP app. server.ts runs it as a process; tests run it in theirs.
+import type express from 'express';
+import { Registry } from 'prom-client';
+import { createApp } from './app.js';
+import { createCollectors } from './collectors/index.js';
+import type { Config } from './config.js';
+import { createPool, type Pool } from './db.js';
+import type { Logger } from './log.js';
+import { createScraper, type Scraper } from './scrape.js';
+import { version } from './version.js';
+
+export interface Exporter {
+  app: express.Express;
+  pool: Pool;
+  scraper: Scraper;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export function createExporter(config: Config, connectionString: string, logger: Logger): Exporter {
+  const pool = createPool(connectionString, config.db, logger);
+  const registry = new Registry();
+  const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config), logger, version });
+  const app = createApp({ scraper, db: pool, auth: config.auth, logger });
+  return {
+    app,
+    pool,
+    scraper,
+    registry,
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,84 @@
+// Postgres going away and coming back, behind a loopback proxy: the exporter keeps answering
+// /metrics with 200 and cc_up 0 (no stale business series), and recovers by itself.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestDatabase, describeEachBackend, type TestDatabase } from './test/databases.js';
+import { startExporter, type RunningExporter } from './test/exporter.js';
+import { parseExposition } from './test/metrics.js';
+import { startProxy, type DbProxy } from './test/proxy.js';
+
+const BUSINESS = /^cc_(orders|deployment|db)_/;
+
+function businessSeries(body: string): string[] {
+  return [...parseExposition(body).keys()].filter((k) => BUSINESS.test(k));
+}
+
+describeEachBackend('Postgres down and back', (kind) => {
+  let db: TestDatabase;
+  let proxy: DbProxy;
+  let exporter: RunningExporter;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind, { seed: true });
+    proxy = await startProxy(db.connectionString);
+    await proxy.cut(); // the exporter starts while Postgres is unreachable
+    exporter = await startExporter(proxy.connectionString, {
+      DB_POOL_MAX: kind === 'pglite' ? '1' : '3',
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      DB_STATEMENT_TIMEOUT_MS: '2000',
+    });
+  });
+  afterAll(async () => {
+    await exporter?.stop();
+    await proxy?.close();
+    await db?.stop();
+  });
+
+  const scrape = async () => {
+    const res = await exporter.get('/metrics');
+    expect(res.status).toBe(200);
+    return { series: parseExposition(res.body), business: businessSeries(res.body), ms: res.ms };
+  };
+
+  it('starts with Postgres down: 200, cc_up 0, collectors failed, not ready', async () => {
+    const { series, business } = await scrape();
+    expect(series.get('cc_up')).toBe(0);
+    expect(series.get('cc_collector_success{collector="orders"}')).toBe(0);
+    expect(business).toEqual([]);
+    expect((await exporter.get('/readyz')).status).toBe(503);
+    expect((await exporter.get('/healthz')).status).toBe(200);
+  });
+
+  it('recovers without a restart when Postgres comes up', async () => {
+    await proxy.restore();
+    const { series, business } = await scrape();
+    expect(series.get('cc_up')).toBe(1);
+    expect(series.get('cc_collector_success{collector="orders"}')).toBe(1);
+    expect(business.length).toBeGreaterThan(10);
+    expect((await exporter.get('/readyz')).status).toBe(200);
+  });
+
+  it('drops every business series when Postgres goes away mid-run, and comes back again', async () => {
+    await proxy.cut();
+    const down = await scrape();
+    expect(down.series.get('cc_up')).toBe(0);
+    expect(down.business).toEqual([]);
+    expect(down.ms).toBeLessThan(5_000);
+
+    await proxy.restore();
+    const up = await scrape();
+    expect(up.series.get('cc_up')).toBe(1);
+    expect(up.series.get('cc_orders_stuck{store="downtown",status="preparing"}')).toBe(1);
+  });
+
+  it('answers within the connect timeout when Postgres accepts but never replies', async () => {
+    await proxy.blackhole();
+    const hung = await scrape();
+    expect(hung.series.get('cc_up')).toBe(0);
+    expect(hung.business).toEqual([]);
+    // DB_CONNECT_TIMEOUT_MS is 1 s; Prometheus' default scrape timeout is 10 s.
+    expect(hung.ms).toBeLessThan(5_000);
+
+    await proxy.restore();
+    expect((await scrape()).series.get('cc_up')).toBe(1);
+  });
+});
