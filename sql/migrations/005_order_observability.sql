@@ -97,10 +97,38 @@ BEGIN
   REFRESH MATERIALIZED VIEW CONCURRENTLY public.mv_order_health;
 END $$;
 
--- Auto-heal: orders staff forgot to move on. preparing for longer than p_preparing_minutes
--- becomes ready; ready for longer than p_ready_minutes becomes completed. Rows a user is
--- updating right now are skipped, not waited for. Each correction is an auto_heal event
--- (and, through the trigger, an order_event).
+-- Auto-heal: orders staff forgot to move on. heal_orders moves every order that has been in
+-- p_from for longer than p_minutes to p_to; rows a user is updating right now are skipped,
+-- not waited for. Each correction is an auto_heal event (and, through the trigger, an
+-- order_event). Returns how many orders it moved.
+CREATE OR REPLACE FUNCTION observability.heal_orders(p_from text, p_to text, p_minutes integer) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+  v_healed integer;
+BEGIN
+  WITH stuck AS (
+    SELECT id FROM public.orders
+     WHERE status = p_from AND updated_at < now() - make_interval(mins => p_minutes)
+     FOR UPDATE SKIP LOCKED
+  ), healed AS (
+    UPDATE public.orders o SET status = p_to, updated_at = now()
+      FROM stuck WHERE o.id = stuck.id
+    RETURNING o.id, o.store_id
+  ), logged AS (
+    INSERT INTO public.runtime_metrics (event_type, event_data)
+    SELECT 'auto_heal', jsonb_build_object(
+             'action', p_from || '_to_' || p_to,
+             'details', jsonb_build_object('order_id', id, 'store_id', store_id, 'threshold_minutes', p_minutes))
+      FROM healed
+    RETURNING 1
+  )
+  SELECT count(*) INTO v_healed FROM logged;
+  RETURN v_healed;
+END $$;
+REVOKE ALL ON FUNCTION observability.heal_orders(text, text, integer) FROM PUBLIC;
+
+-- preparing for longer than p_preparing_minutes becomes ready; ready for longer than
+-- p_ready_minutes becomes completed (ready first, so a just-promoted order is not completed).
 DROP FUNCTION IF EXISTS public.auto_heal_stuck_orders(integer, integer);
 CREATE FUNCTION public.auto_heal_stuck_orders(
   p_preparing_minutes integer DEFAULT 45,
@@ -111,42 +139,8 @@ DECLARE
   v_completed integer;
   v_promoted  integer;
 BEGIN
-  WITH stuck AS (
-    SELECT id FROM public.orders
-     WHERE status = 'ready' AND updated_at < now() - make_interval(mins => p_ready_minutes)
-     FOR UPDATE SKIP LOCKED
-  ), healed AS (
-    UPDATE public.orders o SET status = 'completed', updated_at = now()
-      FROM stuck WHERE o.id = stuck.id
-    RETURNING o.id, o.store_id
-  ), logged AS (
-    INSERT INTO public.runtime_metrics (event_type, event_data)
-    SELECT 'auto_heal', jsonb_build_object(
-             'action', 'ready_to_completed',
-             'details', jsonb_build_object('order_id', id, 'store_id', store_id, 'threshold_minutes', p_ready_minutes))
-      FROM healed
-    RETURNING 1
-  )
-  SELECT count(*) INTO v_completed FROM logged;
-
-  WITH stuck AS (
-    SELECT id FROM public.orders
-     WHERE status = 'preparing' AND updated_at < now() - make_interval(mins => p_preparing_minutes)
-     FOR UPDATE SKIP LOCKED
-  ), healed AS (
-    UPDATE public.orders o SET status = 'ready', updated_at = now()
-      FROM stuck WHERE o.id = stuck.id
-    RETURNING o.id, o.store_id
-  ), logged AS (
-    INSERT INTO public.runtime_metrics (event_type, event_data)
-    SELECT 'auto_heal', jsonb_build_object(
-             'action', 'preparing_to_ready',
-             'details', jsonb_build_object('order_id', id, 'store_id', store_id, 'threshold_minutes', p_preparing_minutes))
-      FROM healed
-    RETURNING 1
-  )
-  SELECT count(*) INTO v_promoted FROM logged;
-
+  v_completed := observability.heal_orders('ready', 'completed', p_ready_minutes);
+  v_promoted := observability.heal_orders('preparing', 'ready', p_preparing_minutes);
   RETURN jsonb_build_object('preparing_to_ready', v_promoted, 'ready_to_completed', v_completed);
 END $$;
 
