@@ -20,7 +20,7 @@ describe('config', () => {
     expect(config.databaseUrl).toBeUndefined();
     expect(config.port).toBe(9464);
     expect(config.host).toBe('0.0.0.0');
-    expect(config.collectors).toEqual(['orders', 'deployments', 'database']);
+    expect(config.collectors).toEqual(['orders', 'deployments', 'database', 'events']);
     expect(config.orders.stuckThresholds).toEqual({ preparing: 1800, ready: 3600 });
     expect(config.database.sizeLimitBytes).toBe(500_000_000);
     expect(config.auth).toEqual({ kind: 'none' });
@@ -71,7 +71,7 @@ describe('config', () => {
     expect(problems).toHaveLength(9);
     expect(problems.join('\n')).toMatch(/DATABASE_URL must be a postgres/);
     expect(problems.join('\n')).toMatch(/EXPORTER_PORT must be a whole number from 0 to 65535, got "99999"/);
-    expect(problems.join('\n')).toMatch(/unknown collector "bogus" \(known: orders, deployments, database\)/);
+    expect(problems.join('\n')).toMatch(/unknown collector "bogus" \(known: orders, deployments, database, events\)/);
     expect(problems.join('\n')).toMatch(/STUCK_ORDER_THRESHOLDS: "preparing=30"/);
     expect(problems.join('\n')).toMatch(/DB_SIZE_LIMIT_BYTES/);
     expect(problems.join('\n')).toMatch(/LOG_LEVEL/);

@@ -30,6 +30,30 @@ export interface Config {
     | { kind: 'none' }
     | { kind: 'bearer'; token: string }
     | { kind: 'basic'; username: string; password: string };
+  events: {
+    /** rows read per query */
+    batchSize: number;
+    /** batches read per scrape at most; the rest waits for the next scrape */
+    maxBatchesPerScrape: number;
+    /** on start, count events of this many seconds back; 0 starts at the end of the table */
+    lookbackSeconds: number;
+    /** distinct values per label before the rest fold into "other" */
+    labelValueLimit: number;
+    /** route templates tried before automatic id collapsing, e.g. /menu/:category */
+    routePatterns: string[];
+  };
+  otlp: {
+    /** request body limit in bytes (compressed and decompressed alike) */
+    maxBodyBytes: number;
+    /** spans accepted per request; more is a 400 */
+    maxSpansPerRequest: number;
+    /** longest attribute string kept; longer values are truncated */
+    maxAttributeLength: number;
+    /** origins allowed to POST cross-origin; empty means same-origin only */
+    corsAllowedOrigins: string[];
+    /** requests per client (IP) per minute; 0 disables the limit */
+    rateLimitPerMinute: number;
+  };
   embedded: {
     /** PGlite data directory; undefined keeps the embedded database in memory */
     dataDir: string | undefined;
@@ -62,6 +86,16 @@ export const DEFAULTS = {
   DB_APPLICATION_NAME: 'cc-exporter',
   STUCK_ORDER_THRESHOLDS: 'preparing=30m,ready=60m',
   DB_SIZE_LIMIT_BYTES: '500MB',
+  EVENTS_BATCH_SIZE: '5000',
+  EVENTS_MAX_BATCHES_PER_SCRAPE: '20',
+  EVENTS_LOOKBACK: '0s',
+  LABEL_VALUE_LIMIT: '100',
+  ROUTE_PATTERNS: '',
+  OTLP_MAX_BODY_BYTES: '1000000',
+  OTLP_MAX_SPANS_PER_REQUEST: '1000',
+  OTLP_MAX_ATTRIBUTE_LENGTH: '4096',
+  OTLP_CORS_ALLOWED_ORIGINS: '',
+  OTLP_RATE_LIMIT_PER_MINUTE: '600',
   EMBEDDED_SIMULATOR: 'true',
   EMBEDDED_SIMULATOR_INTERVAL_MS: '2000',
   SHUTDOWN_TIMEOUT_MS: '10000',
@@ -125,6 +159,17 @@ export function loadConfig(env: Env): Config {
   }
 
   const stuckThresholds = parseThresholds(get('STUCK_ORDER_THRESHOLDS'), problems);
+  const lookback = parseDuration('EVENTS_LOOKBACK', get('EVENTS_LOOKBACK'), problems);
+  const routePatterns = parseList(get('ROUTE_PATTERNS'));
+  for (const pattern of routePatterns) {
+    if (!pattern.startsWith('/')) problems.push(`ROUTE_PATTERNS: "${pattern}" must start with /`);
+  }
+  const corsAllowedOrigins = parseList(get('OTLP_CORS_ALLOWED_ORIGINS'));
+  for (const origin of corsAllowedOrigins) {
+    if (!/^https?:\/\/[^/]+$/.test(origin)) {
+      problems.push(`OTLP_CORS_ALLOWED_ORIGINS: "${origin}" is not an origin such as https://shop.example.com`);
+    }
+  }
   const sizeLimitBytes = parseBytes(get('DB_SIZE_LIMIT_BYTES'), problems);
 
   const token = secret('METRICS_AUTH_TOKEN');
@@ -157,6 +202,20 @@ export function loadConfig(env: Env): Config {
     orders: { stuckThresholds },
     database: { sizeLimitBytes },
     auth,
+    events: {
+      batchSize: int('EVENTS_BATCH_SIZE', 100, 100_000),
+      maxBatchesPerScrape: int('EVENTS_MAX_BATCHES_PER_SCRAPE', 1, 1000),
+      lookbackSeconds: lookback,
+      labelValueLimit: int('LABEL_VALUE_LIMIT', 1, 10_000),
+      routePatterns,
+    },
+    otlp: {
+      maxBodyBytes: int('OTLP_MAX_BODY_BYTES', 1024, 100_000_000),
+      maxSpansPerRequest: int('OTLP_MAX_SPANS_PER_REQUEST', 1, 100_000),
+      maxAttributeLength: int('OTLP_MAX_ATTRIBUTE_LENGTH', 64, 1_000_000),
+      corsAllowedOrigins,
+      rateLimitPerMinute: int('OTLP_RATE_LIMIT_PER_MINUTE', 0, 1_000_000),
+    },
     embedded: {
       dataDir: nonEmpty(env.EMBEDDED_DATA_DIR),
       simulator: bool('EMBEDDED_SIMULATOR'),
@@ -178,7 +237,17 @@ function parseList(raw: string): string[] {
   return [...new Set(raw.split(',').map((s) => s.trim()).filter(Boolean))];
 }
 
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90s", "30m", "2h", "7d" -> seconds */
+function parseDuration(name: string, raw: string, problems: string[]): number {
+  const match = /^(\d+)([smhd])$/.exec(raw);
+  if (!match) {
+    problems.push(`${name} must be a duration such as 0s, 30m, 2h or 7d, got "${raw}"`);
+    return 0;
+  }
+  return Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1);
+}
 
 /** "preparing=30m,ready=60m" -> { preparing: 1800, ready: 3600 } */
 function parseThresholds(raw: string, problems: string[]): Record<string, number> {

@@ -2,8 +2,10 @@
 // refuses any other.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
+import { compileRoutePatterns } from '../labels.js';
 import { createDatabaseCollector } from './database.js';
 import { createDeploymentsCollector } from './deployments.js';
+import { createEventsCollector } from './events.js';
 import { createOrdersCollector } from './orders.js';
 import type { Collector } from './types.js';
 
@@ -11,6 +13,8 @@ const factories: Record<string, (registry: Registry, config: Config) => Collecto
   orders: (registry, config) => createOrdersCollector(registry, config.orders),
   deployments: (registry) => createDeploymentsCollector(registry),
   database: (registry, config) => createDatabaseCollector(registry, config.database),
+  events: (registry, config) =>
+    createEventsCollector(registry, { ...config.events, routePatterns: compileRoutePatterns(config.events.routePatterns) }),
 };
 
 export const collectorNames: readonly string[] = Object.keys(factories);

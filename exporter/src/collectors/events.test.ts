@@ -1,0 +1,205 @@
+import type pg from 'pg';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { compileRoutePatterns } from '../labels.js';
+import { connect, createTestDatabase, describeEachBackend, type TestDatabase } from '../test/databases.js';
+import { samples } from '../test/metrics.js';
+import { createEventsCollector, type EventsOptions } from './events.js';
+import type { Collector } from './types.js';
+
+const defaults: EventsOptions = {
+  batchSize: 1000,
+  maxBatchesPerScrape: 10,
+  lookbackSeconds: 0,
+  labelValueLimit: 100,
+  routePatterns: compileRoutePatterns(['/menu/:category']),
+};
+
+describeEachBackend('events collector', (kind) => {
+  let db: TestDatabase;
+  let client: pg.Client;
+  let registry: Registry;
+  let collector: Collector;
+
+  const insert = (rows: [string, object][]) =>
+    client.query(
+      `INSERT INTO runtime_metrics (event_type, event_data) SELECT * FROM unnest($1::text[], $2::jsonb[])`,
+      [rows.map((r) => r[0]), rows.map((r) => JSON.stringify(r[1]))],
+    );
+  const start = async (options: Partial<EventsOptions> = {}) => {
+    registry = new Registry();
+    collector = createEventsCollector(registry, { ...defaults, ...options });
+    await collector.collect(client);
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    client = await connect(db);
+  });
+  afterAll(async () => {
+    await client?.end();
+    await db?.stop();
+  });
+  beforeEach(async () => {
+    await client.query('TRUNCATE runtime_metrics');
+  });
+
+  it('starts at the end of the table, with the known counters at 0', async () => {
+    await insert([['page_view', { page: '/old' }]]);
+    await start();
+    await collector.collect(client);
+    expect(await samples(registry, 'cc_page_views_total')).toEqual({});
+    const events = await samples(registry, 'cc_events_total');
+    expect(events['event_type=page_view']).toBe(0);
+    expect(events['event_type=payment_failure']).toBe(0);
+    expect(await samples(registry, 'cc_auto_heal_actions_total')).toEqual({
+      'action=preparing_to_ready': 0,
+      'action=ready_to_completed': 0,
+    });
+    expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 0 });
+  });
+
+  it('turns every event type into its series, exposing a new label set at 0 first', async () => {
+    await start();
+    const { rows: [store] } = await client.query<{ id: string }>(`INSERT INTO stores (slug, name) VALUES ('pier', 'Pier') RETURNING id`);
+    await insert([
+      ['page_view', { page: '/orders/123', referrer: '', userAgent: 'x' }],
+      ['page_view', { page: '/orders/456?x=1' }],
+      ['page_view', { page: '/menu/drinks' }],
+      ['api_latency', { endpoint: 'https://api.example/rest/v1/orders?id=eq.5', latency_ms: 120, status: 200, method: 'get' }],
+      ['api_latency', { endpoint: 'orders.select', latency_ms: 2000, status: 503 }],
+      ['api_latency', { endpoint: 'orders.select', latency_ms: '2500', status: 0 }],
+      ['api_latency', { endpoint: 'orders.select', latency_ms: 'slow', status: 200 }], // skipped: no latency
+      ['api_latency', { endpoint: 'orders.select', latency_ms: 5, status: 999 }], // skipped: not a status
+      ['error', { error_type: 'fetch_error', message: 'Network timeout', stack: '', url: '/menu' }],
+      ['user_action', { action: 'add_to_cart', metadata: { itemId: 123 } }],
+      ['performance', { metric: 'LCP', value: 1200, rating: 'good', page: '/menu/drinks' }],
+      ['performance', { metric: 'CLS', value: 0.3, page: '/' }], // rating computed: poor
+      ['performance', { metric: 'INP', value: 350, page: '/' }], // needs-improvement
+      ['performance', { metric: 'FID', value: 12, page: '/' }], // old clients: counted only in cc_events_total
+      ['edge_function', { function_name: 'send-alert', execution_time_ms: 340, status: 'success' }],
+      ['payment_failure', { provider: 'stripe', reason: 'card_declined', order_id: 'o1', amount: 12.5 }],
+      ['auto_heal', { action: 'preparing_to_ready', details: {} }],
+      ['mystery', { anything: true }],
+      ['error', {}],
+    ]);
+    const { rows: [order] } = await client.query<{ id: string }>(
+      `INSERT INTO orders (store_id, total, created_at) VALUES ($1, 42.5, now() - interval '20 minutes') RETURNING id`,
+      [store!.id],
+    );
+    await client.query(`UPDATE orders SET status = 'preparing' WHERE id = $1`, [order!.id]);
+    await client.query(`UPDATE orders SET status = 'completed' WHERE id = $1`, [order!.id]);
+
+    await collector.collect(client);
+    // First scrape after they appear: the new series exist, at 0.
+    expect(await samples(registry, 'cc_payment_failures_total')).toEqual({ 'provider=stripe,reason=card_declined': 0 });
+    expect(await samples(registry, 'cc_page_views_total')).toEqual({ 'page=/orders/:id': 0, 'page=/menu/:category': 0 });
+    expect((await samples(registry, 'cc_events_total'))['event_type=page_view']).toBe(3); // known from the start
+
+    await collector.collect(client);
+    expect(await samples(registry, 'cc_page_views_total')).toEqual({ 'page=/orders/:id': 2, 'page=/menu/:category': 1 });
+    expect(await samples(registry, 'cc_api_request_duration_seconds_count')).toEqual({
+      'endpoint=/rest/v1/orders,method=GET,status_class=2xx': 1,
+      'endpoint=orders.select,method=unknown,status_class=5xx': 1,
+      'endpoint=orders.select,method=unknown,status_class=network': 1,
+    });
+    expect(await samples(registry, 'cc_api_request_duration_seconds_sum')).toEqual({
+      'endpoint=/rest/v1/orders,method=GET,status_class=2xx': 0.12,
+      'endpoint=orders.select,method=unknown,status_class=5xx': 2,
+      'endpoint=orders.select,method=unknown,status_class=network': 2.5,
+    });
+    // The bucket at exactly 2 s holds the 2000 ms request.
+    const buckets = await samples(registry, 'cc_api_request_duration_seconds_bucket');
+    expect(buckets['le=1,endpoint=orders.select,method=unknown,status_class=5xx']).toBe(0);
+    expect(buckets['le=2,endpoint=orders.select,method=unknown,status_class=5xx']).toBe(1);
+    expect(await samples(registry, 'cc_frontend_errors_total')).toEqual({ 'error_type=fetch_error': 1, 'error_type=unknown': 1 });
+    expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=add_to_cart': 1 });
+    expect(await samples(registry, 'cc_web_vital_lcp_seconds_sum')).toEqual({ 'page=/menu/:category,rating=good': 1.2 });
+    expect(await samples(registry, 'cc_web_vital_cls_count')).toEqual({ 'page=/,rating=poor': 1 });
+    expect(await samples(registry, 'cc_web_vital_inp_seconds_count')).toEqual({ 'page=/,rating=needs-improvement': 1 });
+    expect(await samples(registry, 'cc_edge_function_duration_seconds_sum')).toEqual({ 'function=send-alert,status=success': 0.34 });
+    expect(await samples(registry, 'cc_payment_failures_total')).toEqual({ 'provider=stripe,reason=card_declined': 1 });
+    expect(await samples(registry, 'cc_auto_heal_actions_total')).toEqual({
+      'action=preparing_to_ready': 1,
+      'action=ready_to_completed': 0,
+    });
+    expect(await samples(registry, 'cc_order_transitions_total')).toEqual({
+      'store=pier,from=none,to=pending': 1,
+      'store=pier,from=pending,to=preparing': 1,
+      'store=pier,from=preparing,to=completed': 1,
+    });
+    expect(await samples(registry, 'cc_order_revenue_total')).toEqual({ 'store=pier': 42.5 });
+    const completion = (await samples(registry, 'cc_order_completion_duration_seconds_sum'))['store=pier']!;
+    expect(completion).toBeGreaterThanOrEqual(20 * 60);
+    expect(completion).toBeLessThan(20 * 60 + 30);
+
+    const events = await samples(registry, 'cc_events_total');
+    expect(events).toMatchObject({
+      'event_type=page_view': 3,
+      'event_type=api_latency': 5,
+      'event_type=error': 2,
+      'event_type=performance': 4,
+      'event_type=order_event': 3,
+      'event_type=mystery': 1,
+      'event_type=deployment': 0,
+    });
+  });
+
+  it('counts a lookback window on start when configured', async () => {
+    await client.query(`INSERT INTO runtime_metrics (event_type, event_data, created_at) VALUES
+      ('user_action', '{"action": "recent"}', now() - interval '5 minutes'),
+      ('user_action', '{"action": "recent"}', now() - interval '1 minute')`);
+    await start({ lookbackSeconds: 3600 });
+    await collector.collect(client);
+    expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=recent': 2 });
+  });
+
+  it('folds label values past the cap into other', async () => {
+    await start({ labelValueLimit: 2 });
+    await insert([
+      ['user_action', { action: 'a' }],
+      ['user_action', { action: 'b' }],
+      ['user_action', { action: 'c' }],
+      ['user_action', { action: 'd' }],
+      ['user_action', { action: 'a' }],
+    ]);
+    await collector.collect(client);
+    await collector.collect(client);
+    expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=a': 2, 'action=b': 1, 'action=other': 2 });
+  });
+
+  it('reads a backlog in bounded batches over several scrapes', async () => {
+    await start({ batchSize: 100, maxBatchesPerScrape: 2 });
+    await insert(Array.from({ length: 450 }, () => ['user_action', { action: 'tap' }] as [string, object]));
+    const counted = async () => (await samples(registry, 'cc_events_total'))['event_type=user_action'];
+    await collector.collect(client);
+    expect(await counted()).toBe(200);
+    expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 250 });
+    await collector.collect(client);
+    expect(await counted()).toBe(400);
+    await collector.collect(client);
+    expect(await counted()).toBe(450);
+    expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 0 });
+  });
+
+  it('waits for a transaction that commits late instead of skipping its row', async () => {
+    if (kind === 'pglite') return; // one session: there is no second transaction to wait for
+    await start();
+    const slow = await connect(db);
+    try {
+      await slow.query('BEGIN');
+      await slow.query(`INSERT INTO runtime_metrics (event_type, event_data) VALUES ('user_action', '{"action": "slow"}')`);
+      await insert([['user_action', { action: 'fast' }]]); // later id, commits first
+      await collector.collect(client);
+      await collector.collect(client);
+      expect(await samples(registry, 'cc_user_actions_total')).toEqual({});
+      expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 1 }); // the fast row, not yet settled
+      await slow.query('COMMIT');
+      await collector.collect(client);
+      await collector.collect(client);
+      expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=slow': 1, 'action=fast': 1 });
+    } finally {
+      await slow.end();
+    }
+  });
+});

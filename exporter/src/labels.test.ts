@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { compileRoutePatterns, LabelCap, redact, routeTemplate, scrubUrl } from './labels.js';
+
+describe('routeTemplate', () => {
+  it('collapses ids, uuids, long hex and tokens, and drops host, query and fragment', () => {
+    expect(routeTemplate('/orders/123')).toBe('/orders/:id');
+    expect(routeTemplate('https://shop.example/orders/123?x=1#top')).toBe('/orders/:id');
+    expect(routeTemplate('/stores/7f9c2ba4-e88f-11ee-9b2c-0242ac120002/menu')).toBe('/stores/:id/menu');
+    expect(routeTemplate('/carts/deadbeefcafe1234/items/')).toBe('/carts/:id/items');
+    expect(routeTemplate('/u/jane.doe@example.com')).toBe('/u/:id');
+    expect(routeTemplate('/reset/eyJhbGciOiJIUzI1NiJ9abc123XYZ')).toBe('/reset/:id');
+    expect(routeTemplate('/menu')).toBe('/menu');
+    expect(routeTemplate('/')).toBe('/');
+    expect(routeTemplate('//menu//drinks')).toBe('/menu/drinks');
+  });
+
+  it('prefers a configured pattern', () => {
+    const patterns = compileRoutePatterns(['/menu/:category', '/orders/:id/track']);
+    expect(routeTemplate('/menu/drinks', patterns)).toBe('/menu/:category');
+    expect(routeTemplate('/orders/55/track/', patterns)).toBe('/orders/:id/track');
+    expect(routeTemplate('/menu/drinks/cola', patterns)).toBe('/menu/drinks/cola');
+  });
+
+  it('keeps endpoint names that are not paths, and says unknown for nothing', () => {
+    expect(routeTemplate('orders.select')).toBe('orders.select');
+    expect(routeTemplate('')).toBe('unknown');
+    expect(routeTemplate(42)).toBe('unknown');
+    expect(routeTemplate(undefined)).toBe('unknown');
+    expect(routeTemplate('x'.repeat(500))).toHaveLength(120);
+  });
+});
+
+describe('redaction', () => {
+  it('removes e-mail addresses and token-like strings', () => {
+    expect(redact('failed for jane.doe@example.com with key sk_live_4eC39HqLyjWDarjtT1zdp7dc')).toBe(
+      'failed for [email] with key [token]',
+    );
+    expect(redact('TypeError: x is undefined at line 42')).toBe('TypeError: x is undefined at line 42');
+    expect(scrubUrl('https://a.example/p?token=abc&email=a@b.co#frag')).toBe('https://a.example/p');
+  });
+});
+
+describe('LabelCap', () => {
+  it('folds values past the limit into other, keeping reserved values', () => {
+    const cap = new LabelCap(2);
+    expect(cap.value('page', '/a')).toBe('/a');
+    expect(cap.value('page', '/b')).toBe('/b');
+    expect(cap.value('page', '/c')).toBe('other');
+    expect(cap.value('page', '/a')).toBe('/a');
+    expect(cap.value('action', 'x')).toBe('x');
+    expect(cap.value('page', 'page_view', ['page_view'])).toBe('page_view');
+    expect(cap.value('page', null)).toBe('other');
+  });
+});

@@ -1,0 +1,120 @@
+// Label hygiene shared by the event collector and the OTLP receiver: route templates instead
+// of raw URLs (no ids, no query strings), redaction of e-mail addresses and token-like strings,
+// and a cap on distinct values per label so a bad client cannot explode the series count.
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const HEX_ID = /^[0-9a-f]{12,}$/i;
+const NUMBER = /^\d+$/;
+const EMAIL = /[A-Z0-9._%+-]+@[A-Z0-9.-]+\.[A-Z]{2,}/gi;
+// JWTs, bearer tokens and long opaque keys: 24+ url-safe characters with both letters and digits.
+const TOKEN = /\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}(?:\.[A-Za-z0-9_-]+){0,2}\b/g;
+const MAX_LABEL_LENGTH = 120;
+
+/** A configured route pattern such as /orders/:id or /menu/:category/items. */
+export interface RoutePattern {
+  template: string;
+  regex: RegExp;
+}
+
+export function compileRoutePatterns(templates: readonly string[]): RoutePattern[] {
+  return templates.map((template) => {
+    const body = template
+      .replace(/\/+$/, '')
+      .split('/')
+      .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : escapeRegex(segment)))
+      .join('/');
+    return { template, regex: new RegExp(`^${body || '/'}/?$`) };
+  });
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Is a path segment an identifier (to collapse into :id)? */
+function isIdSegment(segment: string): boolean {
+  return (
+    NUMBER.test(segment) ||
+    UUID.test(segment) ||
+    HEX_ID.test(segment) ||
+    segment.includes('@') ||
+    (segment.length >= 16 && /\d/.test(segment) && /[A-Za-z]/.test(segment))
+  );
+}
+
+/**
+ * The route template of a URL, path or endpoint name: scheme, host, query string and fragment
+ * dropped; the first matching configured pattern wins; otherwise ids, uuids, long hex and
+ * token-like segments collapse to :id. A name that is not a path ("orders.select") is kept.
+ */
+export function routeTemplate(raw: unknown, patterns: readonly RoutePattern[] = []): string {
+  if (typeof raw !== 'string' || raw.trim() === '') return 'unknown';
+  let path = raw.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    try {
+      path = new URL(path).pathname;
+    } catch {
+      return 'unknown';
+    }
+  }
+  path = path.replace(/[?#].*$/, '');
+  if (!path.startsWith('/')) return sanitizeLabel(redact(path));
+  path = path.replace(/\/{2,}/g, '/');
+  if (path.length > 1) path = path.replace(/\/+$/, '');
+  for (const pattern of patterns) if (pattern.regex.test(path)) return pattern.template;
+  const collapsed = path
+    .split('/')
+    .map((segment) => (segment && isIdSegment(safeDecode(segment)) ? ':id' : segment))
+    .join('/');
+  return sanitizeLabel(collapsed);
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** A URL without its query string and fragment, with e-mail addresses and tokens redacted. */
+export function scrubUrl(raw: string): string {
+  return redact(raw.replace(/[?#].*$/s, ''));
+}
+
+/** Free text (messages, stacks) with e-mail addresses and token-like strings redacted. */
+export function redact(text: string): string {
+  return text.replace(EMAIL, '[email]').replace(TOKEN, '[token]');
+}
+
+/** A label value: printable, trimmed, at most MAX_LABEL_LENGTH characters. */
+export function sanitizeLabel(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = value.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  if (clean === '') return 'unknown';
+  return clean.length > MAX_LABEL_LENGTH ? clean.slice(0, MAX_LABEL_LENGTH) : clean;
+}
+
+/**
+ * At most `limit` distinct values per label name; later new values become "other". Values
+ * named in `reserve` are always allowed and do not count (e.g. the known event types).
+ */
+export class LabelCap {
+  private readonly seen = new Map<string, Set<string>>();
+
+  constructor(private readonly limit: number) {}
+
+  value(label: string, raw: unknown, reserve: readonly string[] = []): string {
+    const value = typeof raw === 'string' ? sanitizeLabel(raw) : raw === undefined || raw === null ? 'unknown' : sanitizeLabel(String(raw));
+    if (reserve.includes(value)) return value;
+    let values = this.seen.get(label);
+    if (!values) {
+      values = new Set();
+      this.seen.set(label, values);
+    }
+    if (values.has(value)) return value;
+    if (values.size >= this.limit) return 'other';
+    values.add(value);
+    return value;
+  }
+}
