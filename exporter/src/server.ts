@@ -34,7 +34,9 @@ async function main(): Promise<void> {
 
   // PGlite is a single session: one pooled connection serialises everything that uses it.
   const exporterConfig = embedded ? { ...config, db: { ...config.db, poolMax: 1 } } : config;
-  const { app, pool } = createExporter(exporterConfig, connectionString, logger);
+  const { app, pool, scraper } = createExporter(exporterConfig, connectionString, logger);
+  // A first refresh now, not at the first scrape: the event cursor starts at process start.
+  void scraper.refresh();
 
   let simulator: Simulator | undefined;
   if (embedded && config.embedded.simulator) {

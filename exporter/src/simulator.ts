@@ -1,6 +1,6 @@
 // The demo simulator for the embedded database: new orders arrive, active ones move through
-// pending -> confirmed -> preparing -> ready -> completed (a few are cancelled), and now and
-// then one is left where it is long enough to count as stuck.
+// pending -> confirmed -> preparing -> ready -> completed (a few are cancelled), now and then
+// one is left where it is long enough to count as stuck, and browser events keep arriving.
 import type { Queryable } from './collectors/index.js';
 import type { Logger } from './log.js';
 
@@ -32,6 +32,26 @@ UPDATE public.orders SET status = ${NEXT_STATUS}
   cancel: `
 UPDATE public.orders SET status = 'cancelled'
  WHERE id IN (SELECT id FROM public.orders WHERE status = 'pending' ORDER BY random() LIMIT 1)`,
+  // What browsers and edge functions would write: a few page views, API calls (now and then a
+  // 5xx or a network failure), web vitals, actions, the odd error and, rarely, a failed payment.
+  browse: `
+INSERT INTO public.runtime_metrics (session_id, event_type, event_data)
+SELECT 'sim-' || (random() * 20)::int, kind, CASE kind
+  WHEN 'page_view' THEN jsonb_build_object('page', (ARRAY['/', '/menu', '/menu/drinks', '/checkout', '/orders/' || (random() * 900)::int])[1 + (random() * 4)::int], 'referrer', '', 'userAgent', 'simulator')
+  WHEN 'api_latency' THEN jsonb_build_object('endpoint', (ARRAY['orders.select', 'orders.insert', 'menu_items.select', 'stores.select'])[1 + (random() * 3)::int],
+                                              'latency_ms', round((40 + random() * random() * 2500)::numeric), 'method', 'GET',
+                                              'status', CASE WHEN random() < 0.02 THEN 503 WHEN random() < 0.01 THEN 0 WHEN random() < 0.03 THEN 404 ELSE 200 END)
+  WHEN 'performance' THEN jsonb_build_object('metric', (ARRAY['LCP', 'INP', 'CLS', 'FCP', 'TTFB'])[1 + (random() * 4)::int], 'page', '/menu',
+                                              'value', round((random() * random() * 3000)::numeric))
+  WHEN 'user_action' THEN jsonb_build_object('action', (ARRAY['add_to_cart', 'checkout', 'select_store'])[1 + (random() * 2)::int])
+  WHEN 'error' THEN jsonb_build_object('error_type', 'fetch_error', 'message', 'Network timeout', 'url', '/menu')
+  WHEN 'edge_function' THEN jsonb_build_object('function_name', 'create-order', 'execution_time_ms', round((80 + random() * 400)::numeric), 'status', 'success')
+  ELSE jsonb_build_object('provider', 'stripe', 'reason', 'card_declined', 'amount', 18.5)
+  END
+  FROM (SELECT CASE WHEN r < 0.30 THEN 'page_view' WHEN r < 0.70 THEN 'api_latency' WHEN r < 0.82 THEN 'performance'
+                    WHEN r < 0.92 THEN 'user_action' WHEN r < 0.96 THEN 'edge_function' WHEN r < 0.999 THEN 'error'
+                    ELSE 'payment_failure' END AS kind
+          FROM (SELECT random() AS r FROM generate_series(1, 6)) g) k`,
   // A forgotten order is backdated into 'preparing' long ago, so it counts as stuck at once.
   forget: `
 UPDATE public.orders SET status = 'preparing', updated_at = now() - interval '40 minutes'
@@ -54,6 +74,7 @@ export function startSimulator(db: Queryable, { intervalMs, logger }: { interval
       await db.query(TICK_SQL.advance);
       if (Math.random() < 0.05) await db.query(TICK_SQL.cancel);
       await db.query(TICK_SQL.forget);
+      await db.query(TICK_SQL.browse);
       if (failing) logger.info('simulator running again');
       failing = false;
     } catch (err) {
