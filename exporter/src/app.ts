@@ -3,6 +3,8 @@ import express, { type ErrorRequestHandler } from 'express';
 import { requireAuth } from './auth.js';
 import type { Queryable } from './collectors/index.js';
 import type { Config } from './config.js';
+import { createOtlpRouter } from './ingest/otlp.js';
+import type { RoutePattern } from './labels.js';
 import type { Logger } from './log.js';
 import { describeError, type Scraper } from './scrape.js';
 
@@ -10,10 +12,12 @@ export interface AppDeps {
   scraper: Scraper;
   db: Queryable;
   auth: Config['auth'];
+  /** the OTLP/HTTP trace receiver's limits, and the route patterns its rows use */
+  otlp: { options: Config['otlp']; routePatterns: readonly RoutePattern[] };
   logger: Logger;
 }
 
-export function createApp({ scraper, db, auth, logger }: AppDeps): express.Express {
+export function createApp({ scraper, db, auth, otlp, logger }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -22,7 +26,8 @@ export function createApp({ scraper, db, auth, logger }: AppDeps): express.Expre
       '<!doctype html><title>Connect Observability exporter</title><h1>Connect Observability exporter</h1>' +
         '<ul><li><a href="/metrics">/metrics</a> Prometheus metrics</li>' +
         '<li><a href="/healthz">/healthz</a> process alive</li>' +
-        '<li><a href="/readyz">/readyz</a> Postgres reachable</li></ul>',
+        '<li><a href="/readyz">/readyz</a> Postgres reachable</li>' +
+        '<li>POST /v1/traces OTLP/HTTP trace receiver (JSON or protobuf)</li></ul>',
     );
   });
 
@@ -43,6 +48,8 @@ export function createApp({ scraper, db, auth, logger }: AppDeps): express.Expre
       res.status(503).json({ status: 'unavailable', error: `database unreachable: ${describeError(err)}` });
     }
   });
+
+  app.use(createOtlpRouter({ db, options: otlp.options, routePatterns: otlp.routePatterns, logger }));
 
   app.use((req, res) => {
     res.status(404).json({ error: `no route for ${req.method} ${req.path}` });

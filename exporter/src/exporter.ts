@@ -6,6 +6,7 @@ import { createApp } from './app.js';
 import { createCollectors } from './collectors/index.js';
 import type { Config } from './config.js';
 import { createPool, type Pool } from './db.js';
+import { compileRoutePatterns } from './labels.js';
 import type { Logger } from './log.js';
 import { createScraper, type Scraper } from './scrape.js';
 import { version } from './version.js';
@@ -22,7 +23,13 @@ export function createExporter(config: Config, connectionString: string, logger:
   const pool = createPool(connectionString, config.db, logger);
   const registry = new Registry();
   const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config), logger, version });
-  const app = createApp({ scraper, db: pool, auth: config.auth, logger });
+  const app = createApp({
+    scraper,
+    db: pool,
+    auth: config.auth,
+    otlp: { options: config.otlp, routePatterns: compileRoutePatterns(config.events.routePatterns) },
+    logger,
+  });
   return {
     app,
     pool,

@@ -1,0 +1,219 @@
+import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
+import { describe, expect, it } from 'vitest';
+import { jsonRequest, msToNanos, T0_MS } from '../test/otlp.js';
+import {
+  decodeJsonRequest,
+  decodeProtobufRequest,
+  encodeProtobufResponse,
+  encodeProtobufStatus,
+  MalformedRequestError,
+  type ReceivedSpan,
+} from './decode.js';
+
+const limits = { maxSpans: 100, maxAttributeLength: 64 };
+const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+interface ProtoType {
+  fromObject(o: object): object;
+  encode(m: object): { finish(): Uint8Array };
+  decode(b: Uint8Array): Record<string, unknown>;
+  toObject(m: object, o: object): Record<string, unknown>;
+}
+const v1 = (otlpRoot as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<string, ProtoType> } } } } })
+  .opentelemetry.proto.collector.trace.v1;
+const protoRequest = v1.ExportTraceServiceRequest!;
+const protoResponse = v1.ExportTraceServiceResponse!;
+
+/** The same request as protobuf (ids as base64 for protobufjs' fromObject). */
+function asProtobuf(request: object): Uint8Array {
+  const text = JSON.stringify(request, (key, value) =>
+    (key === 'traceId' || key === 'spanId') && typeof value === 'string' ? Buffer.from(value, 'hex').toString('base64') : value,
+  );
+  return protoRequest.encode(protoRequest.fromObject(JSON.parse(text))).finish();
+}
+
+const request = {
+  resourceSpans: [
+    {
+      resource: {
+        attributes: [
+          { key: 'service.name', value: { stringValue: 'web' } },
+          { key: 'session.id', value: { stringValue: 'sess-1' } },
+        ],
+        droppedAttributesCount: 0,
+        somethingNew: { nested: true },
+      },
+      scopeSpans: [
+        {
+          scope: { name: '@opentelemetry/instrumentation-fetch', version: '0.1.0' },
+          spans: [
+            {
+              traceId: '5b8efff798038103d269b633813fc60c',
+              spanId: 'eee19b7ec3c1b174',
+              name: 'HTTP GET',
+              kind: 3,
+              startTimeUnixNano: msToNanos(T0_MS),
+              endTimeUnixNano: Number(msToNanos(T0_MS + 250)),
+              attributes: [
+                { key: 'http.request.method', value: { stringValue: 'GET' } },
+                { key: 'http.response.status_code', value: { intValue: '200' } },
+                { key: 'ratio', value: { doubleValue: 0.5 } },
+                { key: 'cached', value: { boolValue: false } },
+                { key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: 2 }, { arrayValue: { values: [] } }] } } },
+                { key: 'blob', value: { bytesValue: 'AAEC' } },
+                { key: 'map', value: { kvlistValue: { values: [{ key: 'k', value: { stringValue: 'v' } }] } } },
+                { key: 'long', value: { stringValue: 'x'.repeat(100) } },
+                { key: 'empty', value: {} },
+              ],
+              events: [{ timeUnixNano: msToNanos(T0_MS + 10), name: 'exception', attributes: [{ key: 'exception.type', value: { stringValue: 'TypeError' } }] }],
+              status: { code: 'STATUS_CODE_ERROR', message: 'boom' },
+              flags: 1,
+              unknownField: 'ignored',
+            },
+          ],
+        },
+      ],
+    },
+  ],
+};
+
+const expected: ReceivedSpan = {
+  name: 'HTTP GET',
+  kind: 3,
+  startTimeUnixNano: BigInt(msToNanos(T0_MS)),
+  // sent as a JSON number, so only as precise as a double
+  endTimeUnixNano: BigInt(Number(msToNanos(T0_MS + 250))),
+  attributes: new Map<string, unknown>([
+    ['http.request.method', 'GET'],
+    ['http.response.status_code', 200],
+    ['ratio', 0.5],
+    ['cached', false],
+    ['tags', ['a', 2, null]],
+    ['blob', null],
+    ['map', null],
+    ['long', 'x'.repeat(64)],
+    ['empty', null],
+  ]) as ReceivedSpan['attributes'],
+  events: [{ name: 'exception', timeUnixNano: BigInt(msToNanos(T0_MS + 10)), attributes: new Map([['exception.type', 'TypeError']]) }],
+  statusCode: 2,
+  statusMessage: 'boom',
+  scopeName: '@opentelemetry/instrumentation-fetch',
+  resource: new Map([
+    ['service.name', 'web'],
+    ['session.id', 'sess-1'],
+  ]),
+};
+
+describe('decoding OTLP/JSON', () => {
+  it('reads hex ids, 64-bit numbers as strings or numbers, enum names, and ignores unknown fields', () => {
+    expect(decodeJsonRequest(json(request), limits)).toEqual([expected]);
+  });
+
+  it('takes an empty object as an empty request', () => {
+    expect(decodeJsonRequest(json({}), limits)).toEqual([]);
+    expect(decodeJsonRequest(json({ resourceSpans: null }), limits)).toEqual([]);
+  });
+
+  it('keeps absent and zero times as undefined for the mapper to reject', () => {
+    const body = jsonRequest([{ name: 'x' }]) as { resourceSpans: [{ scopeSpans: [{ spans: Record<string, unknown>[] }] }] };
+    const span = body.resourceSpans[0].scopeSpans[0].spans[0]!;
+    delete span.startTimeUnixNano;
+    span.endTimeUnixNano = '0';
+    const [decoded] = decodeJsonRequest(json(body), limits);
+    expect(decoded?.startTimeUnixNano).toBeUndefined();
+    expect(decoded?.endTimeUnixNano).toBeUndefined();
+  });
+
+  it.each([
+    ['not JSON', Buffer.from('{"resourceSpans": ['), /^invalid JSON/],
+    ['an empty body', Buffer.from(''), /^invalid JSON/],
+    ['an array', json([]), /^the request must be an object$/],
+    ['a string', json('hello'), /^the request must be an object$/],
+    ['resourceSpans not an array', json({ resourceSpans: {} }), /^resourceSpans must be an array$/],
+    ['a span that is a number', json({ resourceSpans: [{ scopeSpans: [{ spans: [7] }] }] }), /^resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\] must be an object$/],
+    ['a name that is a number', json({ resourceSpans: [{ scopeSpans: [{ spans: [{ name: 5 }] }] }] }), /spans\[0\]\.name must be a string$/],
+    ['a time that is not an integer', json({ resourceSpans: [{ scopeSpans: [{ spans: [{ startTimeUnixNano: '1.5' }] }] }] }), /startTimeUnixNano must be a 64-bit integer/],
+    ['an unknown enum name', json({ resourceSpans: [{ scopeSpans: [{ spans: [{ kind: 'SPAN_KIND_BOGUS' }] }] }] }), /kind must be an enum value/],
+    ['attributes not an array', json({ resourceSpans: [{ scopeSpans: [{ spans: [{ attributes: { a: 1 } }] }] }] }), /attributes must be an array$/],
+    ['a boolValue that is a string', json({ resourceSpans: [{ resource: { attributes: [{ key: 'a', value: { boolValue: 'yes' } }] } }] }), /resource\.attributes\[0\]\.value\.boolValue must be a boolean$/],
+  ])('refuses %s', (_what, body, message) => {
+    expect(() => decodeJsonRequest(body, limits)).toThrowError(MalformedRequestError);
+    expect(() => decodeJsonRequest(body, limits)).toThrowError(message);
+  });
+
+  it('refuses more spans than the limit before reading them', () => {
+    const body = jsonRequest(Array.from({ length: 3 }, () => ({ name: 'x' })));
+    expect(decodeJsonRequest(json(body), { ...limits, maxSpans: 3 })).toHaveLength(3);
+    expect(() => decodeJsonRequest(json(body), { ...limits, maxSpans: 2 })).toThrowError('too many spans: 3 in one request, at most 2 accepted');
+  });
+
+  it('does not walk nested values, however deep', () => {
+    const depth = 50_000;
+    const deep = '{"arrayValue":{"values":['.repeat(depth) + '{"stringValue":"bottom"}' + ']}}'.repeat(depth);
+    const text = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"deep","attributes":[{"key":"d","value":${deep}}]}]}]}]}`;
+    const [span] = decodeJsonRequest(Buffer.from(text), limits);
+    expect(span?.attributes.get('d')).toEqual([null]);
+  });
+});
+
+describe('decoding OTLP/protobuf', () => {
+  it('gives the same spans as JSON', () => {
+    const { ...withoutUnknown } = request;
+    expect(decodeProtobufRequest(asProtobuf(withoutUnknown), limits)).toEqual([expected]);
+  });
+
+  it('takes an empty body as an empty request', () => {
+    expect(decodeProtobufRequest(new Uint8Array(0), limits)).toEqual([]);
+  });
+
+  it('refuses bytes that are not an ExportTraceServiceRequest', () => {
+    expect(() => decodeProtobufRequest(Buffer.from('{"resourceSpans":[]}'), limits)).toThrowError(MalformedRequestError);
+    expect(() => decodeProtobufRequest(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]), limits)).toThrowError(/^invalid protobuf ExportTraceServiceRequest/);
+  });
+
+  it('refuses absurd nesting as bad input rather than failing', () => {
+    // A span attribute whose AnyValue.arrayValue (field 5) holds an ArrayValue whose values
+    // (field 1) hold an AnyValue, 20,000 levels deep: protobufjs recurses, and runs out of stack.
+    const innermost = Buffer.from([0x0a, 0x01, 0x61]); // AnyValue { stringValue: "a" }
+    const prefixes: Buffer[] = [];
+    let length = innermost.length;
+    for (let i = 0; i < 20_000; i++) {
+      for (const tag of [0x0a, 0x2a]) {
+        prefixes.push(Buffer.concat([Buffer.from([tag]), varint(length)]));
+        length += prefixes[prefixes.length - 1]!.length;
+      }
+    }
+    const value = Buffer.concat([...prefixes.reverse(), innermost]);
+    const keyValue = Buffer.concat([Buffer.from([0x0a, 0x01, 0x64, 0x12]), varint(value.length), value]);
+    const span = Buffer.concat([Buffer.from([0x4a]), varint(keyValue.length), keyValue]);
+    const scopeSpans = Buffer.concat([Buffer.from([0x12]), varint(span.length), span]);
+    const resourceSpans = Buffer.concat([Buffer.from([0x12]), varint(scopeSpans.length), scopeSpans]);
+    const body = Buffer.concat([Buffer.from([0x0a]), varint(resourceSpans.length), resourceSpans]);
+    expect(() => decodeProtobufRequest(body, limits)).toThrowError(MalformedRequestError);
+    expect(() => decodeProtobufRequest(body, limits)).toThrowError(/Maximum call stack size exceeded/);
+  });
+});
+
+describe('protobuf answers', () => {
+  it('encodes an ExportTraceServiceResponse, with partial success', () => {
+    expect(encodeProtobufResponse()).toHaveLength(0);
+    const decoded = protoResponse.toObject(protoResponse.decode(encodeProtobufResponse({ rejectedSpans: 3, errorMessage: 'no times' })), { longs: Number });
+    expect(decoded).toEqual({ partialSuccess: { rejectedSpans: 3, errorMessage: 'no times' } });
+  });
+
+  it('encodes a google.rpc.Status', () => {
+    // code 3 (field 1, varint), message (field 2, bytes)
+    expect([...encodeProtobufStatus(3, 'bad')]).toEqual([0x08, 0x03, 0x12, 0x03, 0x62, 0x61, 0x64]);
+    expect([...encodeProtobufStatus(14, 'é'.repeat(100)).subarray(0, 5)]).toEqual([0x08, 0x0e, 0x12, 0xc8, 0x01]);
+  });
+});
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}

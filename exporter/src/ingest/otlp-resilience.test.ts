@@ -1,0 +1,136 @@
+// Postgres going away under the receiver (a loopback proxy cut or blackholed, a locked table):
+// 503 with Retry-After and nothing stored, never a 2xx before the rows are committed; the same
+// request succeeds once Postgres is back, and the official exporter's retry delivers it once.
+import { SpanKind } from '@opentelemetry/api';
+import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
+import type pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connect, createTestDatabase, describeEachBackend, type TestDatabase } from '../test/databases.js';
+import { startExporter, type RunningExporter } from '../test/exporter.js';
+import { jsonRequest, otelClient, post, storedEvents } from '../test/otlp.js';
+import { startProxy, type DbProxy } from '../test/proxy.js';
+
+interface ProtoType {
+  fromObject(o: object): object;
+  encode(m: object): { finish(): Uint8Array };
+}
+const protoTypes = () =>
+  (otlpRoot as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<'ExportTraceServiceRequest', ProtoType> } } } } }).opentelemetry.proto.collector.trace.v1;
+
+const protobuf = { headers: { 'content-type': 'application/x-protobuf' } };
+
+const requestFor = (sessionId: string) =>
+  jsonRequest([
+    { name: 'page_view', attributes: { page: '/menu', 'session.id': sessionId } },
+    { name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': 'https://api.example.com/orders', 'http.response.status_code': 200, 'session.id': sessionId } },
+  ]);
+
+describeEachBackend('OTLP receiver while Postgres is away', (kind) => {
+  let db: TestDatabase;
+  let proxy: DbProxy;
+  let exporter: RunningExporter;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    proxy = await startProxy(db.connectionString);
+    exporter = await startExporter(proxy.connectionString, {
+      DB_POOL_MAX: kind === 'pglite' ? '1' : '3',
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      DB_STATEMENT_TIMEOUT_MS: '2000',
+      DB_LOCK_TIMEOUT_MS: '500',
+      OTLP_RATE_LIMIT_PER_MINUTE: '0',
+    });
+  });
+  afterAll(async () => {
+    await exporter?.stop();
+    await proxy?.close();
+    await db?.stop();
+  });
+
+  it('answers 503 with Retry-After while Postgres is down, and stores the same request exactly once after', async () => {
+    await proxy.cut();
+    const body = requestFor('down-1');
+    const down = await post(exporter.url, body);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('5');
+    expect(down.json()).toEqual({ code: 14, message: 'the span store is unavailable; retry later' });
+
+    const downProtobuf = await post(exporter.url, new Uint8Array([0x0a, 0x00]), protobuf);
+    expect(downProtobuf.status).toBe(200); // a resource with no spans: nothing to store, nothing lost
+    const again = await post(exporter.url, body, { gzip: true });
+    expect(again.status).toBe(503);
+
+    await proxy.restore();
+    const up = await post(exporter.url, body);
+    expect(up.status).toBe(200);
+    expect(up.json()).toEqual({});
+    const rows = await storedEvents(exporter.pool, `session_id = 'down-1'`);
+    expect(rows.map((r) => r.event_type)).toEqual(['page_view', 'api_latency']);
+  });
+
+  it('answers protobuf clients 503 with a protobuf Status', async () => {
+    const { ExportTraceServiceRequest } = protoTypes();
+    const body = ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(requestFor('down-proto'))).finish();
+    await proxy.cut();
+    try {
+      const res = await post(exporter.url, body, protobuf);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toBe('application/x-protobuf');
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(res.body.subarray(0, 2)).toEqual(Buffer.from([0x08, 0x0e])); // google.rpc.Status code 14, UNAVAILABLE
+    } finally {
+      await proxy.restore();
+    }
+    expect((await post(exporter.url, body, protobuf)).status).toBe(200);
+    expect(await storedEvents(exporter.pool, `session_id = 'down-proto'`)).toHaveLength(2);
+  });
+
+  it('answers within the connect timeout when Postgres accepts but never replies', async () => {
+    await proxy.blackhole();
+    const started = performance.now();
+    const hung = await post(exporter.url, requestFor('hung'));
+    expect(hung.status).toBe(503);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await proxy.restore();
+    expect((await post(exporter.url, requestFor('hung'))).status).toBe(200);
+    expect(await storedEvents(exporter.pool, `session_id = 'hung'`)).toHaveLength(2);
+  });
+
+  it('lets the official exporter retry on 503 (honouring Retry-After) and deliver once Postgres is back', async () => {
+    await proxy.cut();
+    const { provider } = otelClient(exporter.url, 'json', { 'session.id': 'retried' }, { timeoutMillis: 20_000 });
+    let restored = false;
+    try {
+      provider.getTracer('app').startSpan('page_view', { kind: SpanKind.INTERNAL, attributes: { page: '/retried' } }).end();
+      const flushed = provider.forceFlush();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await proxy.restore();
+      restored = true;
+      await flushed; // rejects if the export finally failed
+    } finally {
+      if (!restored) await proxy.restore();
+      await provider.shutdown();
+    }
+    expect(await storedEvents(exporter.pool, `session_id = 'retried'`)).toEqual([
+      expect.objectContaining({ event_type: 'page_view', event_data: { page: '/retried', referrer: null, userAgent: null } }),
+    ]);
+  }, 30_000);
+
+  // Needs a second session holding the lock: the Postgres server only.
+  if (kind === 'postgres') it('answers 503 when the insert times out on a lock, and stores nothing of it', async () => {
+    const locker: pg.Client = await connect(db);
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE public.runtime_metrics IN ACCESS EXCLUSIVE MODE');
+      const locked = await post(exporter.url, requestFor('locked'));
+      expect(locked.status).toBe(503);
+      expect(locked.headers.get('retry-after')).toBe('5');
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    expect(await storedEvents(exporter.pool, `session_id = 'locked'`)).toEqual([]);
+    expect((await post(exporter.url, requestFor('locked'))).status).toBe(200);
+    expect(await storedEvents(exporter.pool, `session_id = 'locked'`)).toHaveLength(2);
+  });
+});

@@ -1,0 +1,288 @@
+// Spans to runtime_metrics rows: which spans are which kind of event, and the row each one
+// becomes, in the shapes the app's own writers use (DESIGN §4 "Event rows"). Pure functions.
+//
+// Classification, first match wins (the README's "OTLP receiver" section is the contract the
+// browser library follows):
+//   performance  attribute browser.web_vital.name (LCP, INP, CLS, FCP, TTFB; FID from old clients)
+//   api_latency  scope @opentelemetry/instrumentation-fetch or -xml-http-request, or any span of
+//                kind CLIENT with http.request.method (or the older http.method); not the
+//                uploads to an OTLP endpoint (…/v1/traces) themselves
+//   page_view    the document-load instrumentation's documentLoad span; a span named page_view
+//                or route_change; a user-interaction span renamed "Navigation: <path>"
+//   user_action  attribute user.action (the action's name); user.action.<key> attributes are its metadata
+// and, whatever the kind: every span event named "exception" is an error row; a span with
+// status ERROR and no exception event is one error row, unless it is an api_latency span
+// (its failure is its status). Any other span is accepted and makes no row.
+import { routeTemplate, sanitizeLabel, type RoutePattern } from '../labels.js';
+import { StatusCode, SpanKind, type AttributeValue, type Attributes, type ReceivedSpan } from './decode.js';
+import { scrubText, scrubUrlText, storable, truncate } from './scrub.js';
+
+export type EventType = 'page_view' | 'api_latency' | 'error' | 'user_action' | 'performance';
+
+/** A runtime_metrics row, as inserted: created_at, session_id, event_type, event_data. */
+export interface EventRow {
+  /** ISO 8601, microseconds */
+  createdAt: string;
+  sessionId: string | null;
+  eventType: EventType;
+  eventData: Record<string, unknown>;
+}
+
+export interface MappingOptions {
+  routePatterns: readonly RoutePattern[];
+  /** longest text kept (messages, stacks, URLs) */
+  maxAttributeLength: number;
+}
+
+export interface MappingResult {
+  rows: EventRow[];
+  /** spans refused (not stored), and why, for the partial-success answer */
+  rejectedSpans: number;
+  rejections: string[];
+}
+
+export type SpanClass = 'performance' | 'api_latency' | 'page_view' | 'user_action' | 'other';
+
+export const FETCH_SCOPES: readonly string[] = ['@opentelemetry/instrumentation-fetch', '@opentelemetry/instrumentation-xml-http-request'];
+export const DOCUMENT_LOAD_SCOPE = '@opentelemetry/instrumentation-document-load';
+export const USER_INTERACTION_SCOPE = '@opentelemetry/instrumentation-user-interaction';
+export const PAGE_VIEW_SPAN_NAMES: readonly string[] = ['page_view', 'route_change'];
+const NAVIGATION_PREFIX = 'Navigation: ';
+
+export const WEB_VITALS: readonly string[] = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB', 'FID'];
+const RATINGS: readonly string[] = ['good', 'needs-improvement', 'poor'];
+
+/** exception events turned into rows per span, at most; a loop throwing in a span is one story */
+export const MAX_EXCEPTIONS_PER_SPAN = 10;
+/** metadata entries of a user action, at most, and the longest string value kept */
+export const MAX_METADATA_ENTRIES = 16;
+export const MAX_METADATA_VALUE_LENGTH = 256;
+const MAX_SESSION_ID_LENGTH = 128;
+const MAX_METHOD_LENGTH = 16;
+/** label-like values (error_type, action) are cut to sanitizeLabel's 120 after redaction */
+const MAX_LABEL_INPUT = 256;
+
+// Where each value is looked for, first present wins.
+const PAGE_KEYS = ['page', 'url.path', 'url.full', 'http.url', 'location.href'];
+const URL_KEYS = ['url.full', 'http.url', 'location.href', 'url.path', 'page'];
+const HTTP_URL_KEYS = ['url.full', 'http.url'];
+const HTTP_METHOD_KEYS = ['http.request.method', 'http.method'];
+const HTTP_STATUS_KEYS = ['http.response.status_code', 'http.status_code'];
+const REFERRER_KEYS = ['document.referrer', 'referrer', 'http.request.header.referer'];
+const USER_AGENT_KEYS = ['user_agent.original', 'http.user_agent'];
+const SESSION_KEYS = ['session.id'];
+
+export function classifySpan(span: ReceivedSpan): SpanClass {
+  if (span.attributes.has('browser.web_vital.name')) return 'performance';
+  const httpClient = FETCH_SCOPES.includes(span.scopeName) || (span.kind === SpanKind.CLIENT && firstText(span.attributes, HTTP_METHOD_KEYS) !== undefined);
+  // The exporter's own uploads, if the page traces them, would feed themselves forever.
+  if (httpClient) return isOtlpUpload(firstText(span.attributes, HTTP_URL_KEYS)) ? 'other' : 'api_latency';
+  if (span.scopeName === DOCUMENT_LOAD_SCOPE && span.name === 'documentLoad') return 'page_view';
+  if (PAGE_VIEW_SPAN_NAMES.includes(span.name)) return 'page_view';
+  if (span.scopeName === USER_INTERACTION_SCOPE && span.name.startsWith(NAVIGATION_PREFIX)) return 'page_view';
+  if (firstText(span.attributes, ['user.action']) !== undefined) return 'user_action';
+  return 'other';
+}
+
+/** Every span of a request to rows; a span with missing or inverted times is rejected whole. */
+export function spansToRows(spans: readonly ReceivedSpan[], options: MappingOptions): MappingResult {
+  const rows: EventRow[] = [];
+  const reasons = new Map<string, number>();
+  for (const span of spans) {
+    const result = spanToRows(span, options);
+    if (typeof result === 'string') reasons.set(result, (reasons.get(result) ?? 0) + 1);
+    else rows.push(...result);
+  }
+  const rejections = [...reasons].map(([reason, n]) => `${n} span${n === 1 ? '' : 's'}: ${reason}`);
+  return { rows, rejectedSpans: [...reasons.values()].reduce((a, b) => a + b, 0), rejections };
+}
+
+function isOtlpUpload(url: string | undefined): boolean {
+  return url !== undefined && /^(?:[a-z][a-z0-9+.-]*:\/\/[^/]*)?\/(?:[^?#]*\/)?v1\/traces\/?(?:[?#]|$)/i.test(url);
+}
+
+/** One span's rows, or why it is rejected. */
+export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRow[] | string {
+  const start = span.startTimeUnixNano;
+  const end = span.endTimeUnixNano;
+  if (start === undefined || end === undefined) return 'missing or invalid start or end time';
+  if (end < start) return 'end time before start time';
+
+  const kind = classifySpan(span);
+  const base = { createdAt: isoFromNanos(end), sessionId: sessionId(span) };
+  const rows: EventRow[] = [];
+  const max = options.maxAttributeLength;
+
+  switch (kind) {
+    case 'performance': {
+      const data = performanceData(span, options);
+      if (typeof data === 'string') return data;
+      rows.push({ ...base, eventType: 'performance', eventData: data });
+      break;
+    }
+    case 'api_latency':
+      rows.push({ ...base, eventType: 'api_latency', eventData: apiLatencyData(span, start, end, options) });
+      break;
+    case 'page_view':
+      rows.push({
+        ...base,
+        eventType: 'page_view',
+        eventData: {
+          page: pageOf(span, options),
+          referrer: nullable(firstText(span.attributes, REFERRER_KEYS), (v) => scrubUrlText(v, max)),
+          userAgent: nullable(firstText(span.attributes, USER_AGENT_KEYS) ?? firstText(span.resource, USER_AGENT_KEYS), (v) =>
+            storable(truncate(v, max)),
+          ),
+        },
+      });
+      break;
+    case 'user_action':
+      rows.push({
+        ...base,
+        eventType: 'user_action',
+        eventData: { action: label(firstText(span.attributes, ['user.action']) ?? ''), metadata: metadataOf(span.attributes) },
+      });
+      break;
+    case 'other':
+      break;
+  }
+
+  const url = nullable(firstText(span.attributes, URL_KEYS), (v) => scrubUrlText(v, max));
+  const exceptions = span.events.filter((e) => e.name === 'exception').slice(0, MAX_EXCEPTIONS_PER_SPAN);
+  for (const event of exceptions) {
+    rows.push({ ...base, eventType: 'error', eventData: errorData(event.attributes, url, max) });
+  }
+  if (exceptions.length === 0 && span.statusCode === StatusCode.ERROR && kind !== 'api_latency') {
+    const type = firstText(span.attributes, ['exception.type', 'error.type']) ?? 'span_error';
+    const message = firstText(span.attributes, ['exception.message']) ?? (span.statusMessage || span.name);
+    const stack = firstText(span.attributes, ['exception.stacktrace']);
+    rows.push({
+      ...base,
+      eventType: 'error',
+      eventData: errorData(new Map([['exception.type', type], ['exception.message', message], ['exception.stacktrace', stack ?? null]]), url, max),
+    });
+  }
+  return rows;
+}
+
+function performanceData(span: ReceivedSpan, options: MappingOptions): Record<string, unknown> | string {
+  const name = firstText(span.attributes, ['browser.web_vital.name'])?.toUpperCase();
+  if (name === undefined || !WEB_VITALS.includes(name)) return 'browser.web_vital.name is not one of LCP, INP, CLS, FCP, TTFB';
+  const value = span.attributes.get('browser.web_vital.value');
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return 'browser.web_vital.value is not a non-negative number';
+  const rating = firstText(span.attributes, ['browser.web_vital.rating']);
+  return {
+    metric: name,
+    value,
+    rating: rating !== undefined && RATINGS.includes(rating) ? rating : null,
+    page: pageOf(span, options),
+  };
+}
+
+function apiLatencyData(span: ReceivedSpan, start: bigint, end: bigint, options: MappingOptions): Record<string, unknown> {
+  const status = firstNumber(span.attributes, HTTP_STATUS_KEYS);
+  const method = firstText(span.attributes, HTTP_METHOD_KEYS);
+  return {
+    endpoint: route(firstText(span.attributes, HTTP_URL_KEYS), options),
+    latency_ms: Number(end - start) / 1e6,
+    // No response status: the request never got an answer (network failure, CORS, abort).
+    status: status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? status : 0,
+    method: method === undefined ? null : storable(truncate(method, MAX_METHOD_LENGTH).toUpperCase()),
+  };
+}
+
+function errorData(attributes: Attributes, url: string | null, max: number): Record<string, unknown> {
+  const type = firstText(attributes, ['exception.type']);
+  const message = firstText(attributes, ['exception.message']);
+  const stack = firstText(attributes, ['exception.stacktrace']);
+  return {
+    error_type: label(type ?? ''),
+    message: nullable(message, (v) => scrubText(v, max)),
+    stack: nullable(stack, (v) => scrubText(v, max)),
+    url,
+  };
+}
+
+/** user.action.<key> attributes, scalars only, strings cut short and redacted. */
+function metadataOf(attributes: Attributes): Record<string, string | number | boolean> {
+  const metadata: Record<string, string | number | boolean> = {};
+  let n = 0;
+  for (const [key, value] of attributes) {
+    if (!key.startsWith('user.action.') || n >= MAX_METADATA_ENTRIES) continue;
+    const name = storable(truncate(key.slice('user.action.'.length), 64));
+    if (name === '' || name === '__proto__') continue;
+    if (typeof value === 'string') metadata[name] = scrubText(value, MAX_METADATA_VALUE_LENGTH);
+    else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) metadata[name] = value;
+    else continue;
+    n++;
+  }
+  return metadata;
+}
+
+function pageOf(span: ReceivedSpan, options: MappingOptions): string {
+  const explicit = firstText(span.attributes, PAGE_KEYS);
+  if (explicit !== undefined) return route(explicit, options);
+  if (span.name.startsWith(NAVIGATION_PREFIX)) return route(span.name.slice(NAVIGATION_PREFIX.length), options);
+  return 'unknown';
+}
+
+/** The route template of a URL, path or endpoint name. */
+function route(raw: string | undefined, options: MappingOptions): string {
+  if (raw === undefined) return 'unknown';
+  // routeTemplate redacts names that are not paths in full: keep those short (labels are 120 at most).
+  const isPath = raw.startsWith('/') || /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
+  return storable(routeTemplate(truncate(raw, isPath ? options.maxAttributeLength : MAX_LABEL_INPUT), options.routePatterns));
+}
+
+/** A label-like value (error type, action): short, redacted, printable. */
+function label(raw: string): string {
+  return storable(sanitizeLabel(scrubText(raw, MAX_LABEL_INPUT)));
+}
+
+function sessionId(span: ReceivedSpan): string | null {
+  const raw = firstScalar(span.attributes, SESSION_KEYS) ?? firstScalar(span.resource, SESSION_KEYS);
+  if (raw === undefined) return null;
+  // eslint-disable-next-line no-control-regex
+  const id = storable(truncate(String(raw), MAX_SESSION_ID_LENGTH)).replace(/[\u0000-\u001f\u007f]/g, '');
+  return id === '' ? null : id;
+}
+
+function firstScalar(attributes: Attributes, keys: readonly string[]): string | number | undefined {
+  for (const key of keys) {
+    const value = attributes.get(key);
+    if ((typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value))) return value;
+  }
+  return undefined;
+}
+
+/** The first non-empty string among the keys (the first element of a string array counts). */
+function firstText(attributes: Attributes, keys: readonly string[]): string | undefined {
+  for (const key of keys) {
+    const value: AttributeValue | undefined = attributes.get(key);
+    const text = Array.isArray(value) ? value[0] : value;
+    if (typeof text === 'string' && text !== '') return text;
+  }
+  return undefined;
+}
+
+function firstNumber(attributes: Attributes, keys: readonly string[]): number | undefined {
+  for (const key of keys) {
+    const value = attributes.get(key);
+    if (typeof value === 'number') return value;
+    if (typeof value === 'string' && /^\d{1,3}$/.test(value)) return Number(value);
+  }
+  return undefined;
+}
+
+function nullable<T>(value: string | undefined, fn: (v: string) => T): T | null {
+  return value === undefined ? null : fn(value);
+}
+
+/** Unix nanoseconds to an ISO 8601 timestamp with microseconds, as Postgres keeps them. */
+export function isoFromNanos(nanos: bigint): string {
+  const ms = nanos / 1_000_000n;
+  const micros = (nanos / 1000n) % 1000n;
+  const date = new Date(Number(ms));
+  if (Number.isNaN(date.getTime())) return 'infinity';
+  return `${date.toISOString().slice(0, -1)}${micros.toString().padStart(3, '0')}Z`;
+}
