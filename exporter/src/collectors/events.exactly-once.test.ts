@@ -3,7 +3,7 @@
 // SQL counts over the committed rows. Needs concurrent sessions: a Postgres server only.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, createTestDatabase, type TestDatabase } from '../test/databases.js';
+import { backends, createTestDatabase, waitUntilSettled, type TestDatabase } from '../test/databases.js';
 import { startExporter, type RunningExporter } from '../test/exporter.js';
 import { parseExposition } from '../test/metrics.js';
 
@@ -93,6 +93,7 @@ describe.skipIf(server.skip !== undefined)(`events exactly once [postgres]${serv
     await Promise.all(scrapers);
 
     // Drain: until nothing is pending, then once more for label sets first seen in the last scrape.
+    await waitUntilSettled(exporter.pool);
     let series = parseExposition((await exporter.get('/metrics')).body);
     for (let i = 0; i < 50 && series.get('cc_events_pending') !== 0; i++) {
       series = parseExposition((await exporter.get('/metrics')).body);

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { compileRoutePatterns } from '../labels.js';
-import { connect, createTestDatabase, describeEachBackend, type TestDatabase } from '../test/databases.js';
+import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../test/databases.js';
 import { samples } from '../test/metrics.js';
 import { createEventsCollector, type EventsOptions } from './events.js';
 import type { Collector } from './types.js';
@@ -26,6 +26,11 @@ describeEachBackend('events collector', (kind) => {
       `INSERT INTO runtime_metrics (event_type, event_data) SELECT * FROM unnest($1::text[], $2::jsonb[])`,
       [rows.map((r) => r[0]), rows.map((r) => JSON.stringify(r[1]))],
     );
+  /** Collect once all rows are settled (other test files may hold transactions open on the server). */
+  const collect = async () => {
+    await waitUntilSettled(client);
+    await collector.collect(client);
+  };
   const start = async (options: Partial<EventsOptions> = {}) => {
     registry = new Registry();
     collector = createEventsCollector(registry, { ...defaults, ...options });
@@ -47,7 +52,7 @@ describeEachBackend('events collector', (kind) => {
   it('starts at the end of the table, with the known counters at 0', async () => {
     await insert([['page_view', { page: '/old' }]]);
     await start();
-    await collector.collect(client);
+    await collect();
     expect(await samples(registry, 'cc_page_views_total')).toEqual({});
     const events = await samples(registry, 'cc_events_total');
     expect(events['event_type=page_view']).toBe(0);
@@ -90,13 +95,13 @@ describeEachBackend('events collector', (kind) => {
     await client.query(`UPDATE orders SET status = 'preparing' WHERE id = $1`, [order!.id]);
     await client.query(`UPDATE orders SET status = 'completed' WHERE id = $1`, [order!.id]);
 
-    await collector.collect(client);
+    await collect();
     // First scrape after they appear: the new series exist, at 0.
     expect(await samples(registry, 'cc_payment_failures_total')).toEqual({ 'provider=stripe,reason=card_declined': 0 });
     expect(await samples(registry, 'cc_page_views_total')).toEqual({ 'page=/orders/:id': 0, 'page=/menu/:category': 0 });
     expect((await samples(registry, 'cc_events_total'))['event_type=page_view']).toBe(3); // known from the start
 
-    await collector.collect(client);
+    await collect();
     expect(await samples(registry, 'cc_page_views_total')).toEqual({ 'page=/orders/:id': 2, 'page=/menu/:category': 1 });
     expect(await samples(registry, 'cc_api_request_duration_seconds_count')).toEqual({
       'endpoint=/rest/v1/orders,method=GET,status_class=2xx': 1,
@@ -150,7 +155,7 @@ describeEachBackend('events collector', (kind) => {
       ('user_action', '{"action": "recent"}', now() - interval '5 minutes'),
       ('user_action', '{"action": "recent"}', now() - interval '1 minute')`);
     await start({ lookbackSeconds: 3600 });
-    await collector.collect(client);
+    await collect();
     expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=recent': 2 });
   });
 
@@ -163,8 +168,8 @@ describeEachBackend('events collector', (kind) => {
       ['user_action', { action: 'd' }],
       ['user_action', { action: 'a' }],
     ]);
-    await collector.collect(client);
-    await collector.collect(client);
+    await collect();
+    await collect();
     expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=a': 2, 'action=b': 1, 'action=other': 2 });
   });
 
@@ -172,12 +177,12 @@ describeEachBackend('events collector', (kind) => {
     await start({ batchSize: 100, maxBatchesPerScrape: 2 });
     await insert(Array.from({ length: 450 }, () => ['user_action', { action: 'tap' }] as [string, object]));
     const counted = async () => (await samples(registry, 'cc_events_total'))['event_type=user_action'];
-    await collector.collect(client);
+    await collect();
     expect(await counted()).toBe(200);
     expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 250 });
-    await collector.collect(client);
+    await collect();
     expect(await counted()).toBe(400);
-    await collector.collect(client);
+    await collect();
     expect(await counted()).toBe(450);
     expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 0 });
   });
@@ -190,13 +195,13 @@ describeEachBackend('events collector', (kind) => {
       await slow.query('BEGIN');
       await slow.query(`INSERT INTO runtime_metrics (event_type, event_data) VALUES ('user_action', '{"action": "slow"}')`);
       await insert([['user_action', { action: 'fast' }]]); // later id, commits first
-      await collector.collect(client);
+      await collector.collect(client); // not waiting: the open transaction is the point
       await collector.collect(client);
       expect(await samples(registry, 'cc_user_actions_total')).toEqual({});
       expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 1 }); // the fast row, not yet settled
       await slow.query('COMMIT');
-      await collector.collect(client);
-      await collector.collect(client);
+      await collect();
+      await collect();
       expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=slow': 1, 'action=fast': 1 });
     } finally {
       await slow.end();

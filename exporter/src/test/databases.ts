@@ -130,3 +130,20 @@ export async function connect(db: TestDatabase): Promise<pg.Client> {
   await client.connect();
   return client;
 }
+
+/**
+ * Wait until every runtime_metrics row of this database is settled. Transaction ids are
+ * server-wide: a test file writing in another database of the same server holds back the event
+ * cursor here until its transactions end, so tests about counts wait for that first.
+ */
+export async function waitUntilSettled(db: { query: pg.Pool['query'] } | pg.ClientBase, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.query<{ settled: boolean }>(
+      `SELECT coalesce(max(tx) < pg_snapshot_xmin(pg_current_snapshot()), true) AS settled FROM public.runtime_metrics`,
+    );
+    if (rows[0]?.settled) return;
+    if (Date.now() > deadline) throw new Error(`runtime_metrics rows still not settled after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
