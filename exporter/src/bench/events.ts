@@ -1,23 +1,32 @@
-// Benchmark of the event collector against the reference report's windowed query, on the same
-// data in the same run: (a) collect() with 1,000,000 and with 10,000,000 rows in runtime_metrics,
-// 10,000 new rows per scrape, beside get_api_latency_stats(24) and the same 24-hour percentile
-// query served by Debian's prometheus-sql-exporter; (c) the process's peak memory after each size.
-// Part (b), OTLP ingest throughput, is to be added as one more step of main().
-// `npm run bench:events` with BENCH_DATABASE_URL (or TEST_DATABASE_URL) naming a Postgres server.
+// Benchmark of the event pipeline, on a fresh database of one Postgres server:
+// (a) the event collector's collect() with 1,000,000 and with 10,000,000 rows in runtime_metrics,
+//     10,000 new rows per scrape, beside the reference report's get_api_latency_stats(24) and the
+//     same 24-hour percentile query served by Debian's prometheus-sql-exporter;
+// (b) OTLP ingest throughput of one exporter process (node exporter/dist/server.js) fed by a load
+//     generator process (ingest-load.ts) over loopback, beside raw COPY of the same rows;
+// (c) peak memory: this process's after each size of (a), the exporter process's in (b).
+// `npm run bench:events` with BENCH_DATABASE_URL (or TEST_DATABASE_URL) naming a Postgres server;
+// BENCH_PARTS=scrape or BENCH_PARTS=ingest runs one part (default both; ingest alone loads nothing).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { Registry } from 'prom-client';
 import { COUNT_PENDING, createEventsCollector, READ_SETTLED, type EventsOptions } from '../collectors/events.js';
+import { DEFAULTS } from '../config.js';
 import { createLogger } from '../log.js';
 import { applySqlDir, migrate } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
+import { buildRequest, REQUEST_VARIANTS, type LoadResult } from './ingest-load.js';
 
 const SIZES = [1_000_000, 10_000_000];
 /** rows per INSERT … SELECT of the bulk load, one transaction each */
@@ -655,6 +664,581 @@ function scrapeSummary(results: SizeResult[], sqlExporterMissing: string | undef
 }
 
 // ---------------------------------------------------------------------------------------------
+// (b) + (c): OTLP ingest throughput of one exporter process, fed by a load generator in another
+// process over loopback, beside raw COPY of the same rows; the exporter's peak memory.
+
+/** the project's goals for the receiver: spans per second, and its share of raw COPY's rows per second */
+const INGEST_GOAL_SPANS_PER_SECOND = 20_000;
+const INGEST_GOAL_COPY_SHARE = 0.3;
+const INGEST_WARMUP_SECONDS = 3;
+/** rows of the receiver's output taken as the COPY sample, and how many times it is sent in one COPY */
+const COPY_SAMPLE_ROWS = 100_000;
+const COPY_REPEAT = 5;
+const COPY_RUNS = 3;
+/** the exporter's environment beyond its defaults: no event collector (it only ingests), no rate limit */
+const EXPORTER_ENV = {
+  EXPORTER_PORT: '0',
+  EXPORTER_HOST: '127.0.0.1',
+  OTLP_RATE_LIMIT_PER_MINUTE: '0',
+  COLLECTORS: 'orders,deployments,database',
+  LOG_LEVEL: 'warn',
+};
+
+interface IngestSetting {
+  concurrency: number;
+  spansPerRequest: number;
+}
+
+/** BENCH_INGEST_SETTINGS ("8x100,16x200": concurrency x spans per request), else 4/8/16 x 50/100/200. */
+function ingestSettings(): IngestSetting[] {
+  const raw = process.env.BENCH_INGEST_SETTINGS?.trim();
+  if (!raw) return [4, 8, 16].flatMap((concurrency) => [50, 100, 200].map((spansPerRequest) => ({ concurrency, spansPerRequest })));
+  return raw.split(',').map((item) => {
+    const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/.exec(item);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`BENCH_INGEST_SETTINGS: "${item}" is not <concurrency>x<spansPerRequest>`);
+    return { concurrency: Number(m[1]), spansPerRequest: Number(m[2]) };
+  });
+}
+
+function ingestSeconds(): number {
+  const raw = process.env.BENCH_INGEST_SECONDS?.trim() || '15';
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) throw new Error(`BENCH_INGEST_SECONDS must be a whole number of seconds from 1 to 600, got "${raw}"`);
+  return seconds;
+}
+
+/** A /proc/<pid>/status field in KiB (VmRSS, VmHWM), or undefined when the process is gone or there is no /proc. */
+function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds a process has used (user + system), and its command name, from /proc/<pid>/stat. */
+function procStat(pid: number | string): { comm: string; cpu: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    return { comm, cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS }; // utime, stime (fields 14 and 15)
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds used so far by the processes named postgres on this machine (the server and its
+ * backends), when the server runs here; a backend that exits between two readings takes its
+ * time with it, so this is a lower bound.
+ */
+function postgresCpuSeconds(): number | undefined {
+  let total = 0;
+  let found = false;
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = procStat(entry);
+      if (stat?.comm !== 'postgres') continue;
+      found = true;
+      total += stat.cpu;
+    }
+  } catch {
+    return undefined;
+  }
+  return found ? total : undefined;
+}
+
+/** The machine's busy and total CPU time, seconds, from /proc/stat. */
+function machineCpuSeconds(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [, ...values] = line.trim().split(/\s+/);
+    const n = values.map(Number);
+    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (n[3] ?? 0) + (n[4] ?? 0);
+    return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+interface ExporterLogin {
+  role: string;
+  connectionString: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * A throwaway login that acts as cc_exporter: member of it, `SET role = cc_exporter` at login
+ * (current_user is cc_exporter, so the grants and row level security are production's) and
+ * cc_exporter's own role settings. cc_exporter is a role of the whole server and may already
+ * have a password someone relies on, so the bench does not change it.
+ */
+async function createExporterLogin(admin: pg.Client, db: BenchDatabase): Promise<ExporterLogin> {
+  const role = `cc_bench_exporter_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(24).toString('base64url');
+  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' IN ROLE cc_exporter`);
+  const drop = async () => {
+    await admin.query(`DROP ROLE IF EXISTS ${role}`);
+  };
+  try {
+    await admin.query(`ALTER ROLE ${role} SET role = 'cc_exporter'`);
+    const { rows } = await admin.query<{ sql: string }>(
+      `SELECT format('ALTER ROLE %I SET %s = %L', $1::text, split_part(c, '=', 1), substr(c, strpos(c, '=') + 1)) AS sql
+         FROM pg_roles, unnest(rolconfig) AS c WHERE rolname = 'cc_exporter'`,
+      [role],
+    );
+    for (const { sql } of rows) await admin.query(sql);
+    const url = new URL(db.connectionString);
+    url.username = role;
+    url.password = password;
+    const connectionString = url.toString();
+    const who = await withClient(connectionString, (c) => c.query<{ u: string }>('SELECT current_user AS u'));
+    if (who.rows[0]?.u !== 'cc_exporter') throw new Error(`the bench login ${role} runs as ${who.rows[0]?.u}, expected cc_exporter`);
+    return { role, connectionString, drop };
+  } catch (err) {
+    await drop().catch(() => undefined);
+    throw err;
+  }
+}
+
+interface ExporterChild {
+  pid: number;
+  /** http://127.0.0.1:PORT, the base of /v1/traces */
+  url: string;
+  /** what it wrote on stdout and stderr after it started (warnings and errors, at LOG_LEVEL=warn) */
+  output: string[];
+  stop(): Promise<string>;
+}
+
+/** `node exporter/dist/server.js` against the bench database; resolves once it listens. */
+async function startExporterChild(connectionString: string, nodeArgs: string[]): Promise<ExporterChild> {
+  const serverJs = fileURLToPath(new URL('../server.js', import.meta.url));
+  const env: NodeJS.ProcessEnv = { ...process.env, ...EXPORTER_ENV, DATABASE_URL: connectionString };
+  delete env.DATABASE_URL_FILE;
+  const child = spawn(process.execPath, [...nodeArgs, serverJs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    child.once('error', (err) => resolve(`could not start: ${err.message}`));
+  });
+  const output: string[] = [];
+  let url: string | undefined;
+  let wake: (() => void) | undefined;
+  // The banner on stdout names the URL; anything else it writes (LOG_LEVEL=warn) is kept.
+  const banner = /^\s*(?:$|Connect Observability exporter |metrics: |health: |database: )/;
+  const onLine = (line: string) => {
+    const m = /^\s*metrics:\s+(http:\/\/\S+)\/metrics/.exec(line);
+    if (m && url === undefined) {
+      url = m[1];
+      wake?.();
+    }
+    if (!banner.test(line)) output.push(line);
+  };
+  createInterface({ input: child.stdout }).on('line', onLine);
+  createInterface({ input: child.stderr }).on('line', onLine);
+  const stop = async (): Promise<string> => {
+    if (child.exitCode !== null || child.signalCode !== null) return exited;
+    child.kill('SIGTERM');
+    const how = await Promise.race([exited, sleep(15_000).then(() => undefined)]);
+    if (how !== undefined) return how;
+    child.kill('SIGKILL');
+    return `${await exited} (SIGTERM ignored for 15 s)`;
+  };
+  let ended: string | undefined;
+  void exited.then((why) => {
+    ended = why;
+    wake?.();
+  });
+  const deadline = performance.now() + 30_000;
+  while (url === undefined && ended === undefined && performance.now() < deadline) {
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      setTimeout(resolve, 250);
+    });
+  }
+  if (url === undefined || child.pid === undefined) {
+    await stop();
+    throw new Error(`the exporter did not start (${ended ?? 'no URL printed within 30 s'}):\n  ${output.slice(-20).join('\n  ')}`);
+  }
+  return { pid: child.pid, url: url.replace('//localhost:', '//127.0.0.1:'), output, stop };
+}
+
+/** One run of the load generator, in its own process; its JSON line. */
+async function runLoadGenerator(url: string, seconds: number, setting: IngestSetting): Promise<LoadResult> {
+  const script = fileURLToPath(new URL('./ingest-load.js', import.meta.url));
+  const args = [script, url, String(seconds), String(setting.concurrency), String(setting.spansPerRequest), String(INGEST_WARMUP_SECONDS)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const limit = setTimeout(() => child.kill('SIGKILL'), (INGEST_WARMUP_SECONDS + seconds + 90) * 1000);
+  const code = await new Promise<number | string>((resolve) => {
+    child.once('exit', (c, signal) => resolve(signal ?? c ?? -1));
+    child.once('error', (err) => resolve(err.message));
+  });
+  clearTimeout(limit);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`the load generator failed (${code}): ${stderr.trim() || stdout.trim()}`);
+  return JSON.parse(line) as LoadResult;
+}
+
+async function maxId(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ id: string }>('SELECT coalesce(max(id), 0)::text AS id FROM public.runtime_metrics');
+  return rows[0]?.id ?? '0';
+}
+
+async function rowsAfter(client: pg.Client, id: string): Promise<number> {
+  const { rows } = await client.query<{ n: number }>('SELECT count(*)::integer AS n FROM public.runtime_metrics WHERE id > $1', [id]);
+  return rows[0]?.n ?? 0;
+}
+
+interface Calibration {
+  spansPerRequest: number;
+  rowsPerRequest: number;
+  /** rows of one request by event_type */
+  mix: string;
+  bodyBytes: number;
+}
+
+/**
+ * The rows one request of each size makes: every variant of the generator's requests is posted
+ * once and its rows counted (they must agree, or the row check after a run means nothing).
+ */
+async function calibrate(admin: pg.Client, url: string, spanCounts: number[]): Promise<Calibration[]> {
+  const out: Calibration[] = [];
+  for (const spans of spanCounts) {
+    let rowsPerRequest: number | undefined;
+    let mix = '';
+    let bodyBytes = 0;
+    for (let variant = 0; variant < REQUEST_VARIANTS; variant++) {
+      const before = await maxId(admin);
+      const body = JSON.stringify(buildRequest(spans, variant));
+      bodyBytes += body.length / REQUEST_VARIANTS;
+      const res = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const answer = await res.text();
+      if (res.status !== 200 || answer !== '{}') throw new Error(`calibration: a request of ${spans} spans (variant ${variant}) was answered ${res.status} ${answer}`);
+      const rows = await rowsAfter(admin, before);
+      if (rowsPerRequest !== undefined && rows !== rowsPerRequest) {
+        throw new Error(`calibration: variant ${variant} of ${spans} spans made ${rows} rows, variant 0 made ${rowsPerRequest}: the variants must map to the same rows`);
+      }
+      if (rowsPerRequest === undefined) {
+        const { rows: kinds } = await admin.query<{ t: string; n: number }>(
+          'SELECT event_type AS t, count(*)::integer AS n FROM public.runtime_metrics WHERE id > $1 GROUP BY 1 ORDER BY 2 DESC, 1',
+          [before],
+        );
+        mix = kinds.map((k) => `${k.t} ${k.n}`).join(', ');
+      }
+      rowsPerRequest = rows;
+    }
+    out.push({ spansPerRequest: spans, rowsPerRequest: rowsPerRequest ?? 0, mix, bodyBytes: Math.round(bodyBytes) });
+    progress(`ingest: a request of ${spans} spans (${fmt(Math.round(bodyBytes))} bytes of JSON) makes ${rowsPerRequest} rows (${mix}), the same for all ${REQUEST_VARIANTS} variants`);
+  }
+  return out;
+}
+
+interface IngestRun {
+  setting: IngestSetting;
+  load: LoadResult;
+  rowsPerRequest: number;
+  /** rows the table grew by over the run, and what the generator's accepted spans say it must have */
+  rowsGrown: number;
+  rowsExpected: number;
+  /** cores busy over the run (warm-up included): the exporter, Postgres's processes, the whole machine, and what none of the bench's own processes account for */
+  exporterCpu: number | undefined;
+  postgresCpu: number | undefined;
+  machineBusy: number | undefined;
+  otherCpu: number | undefined;
+  maxRssKiB: number | undefined;
+}
+
+interface CopyRun {
+  rows: number;
+  seconds: number;
+  /** cores busy during the COPY: Postgres's processes, the whole machine */
+  postgresCpu: number | undefined;
+  machineBusy: number | undefined;
+}
+
+interface IngestResult {
+  runs: IngestRun[];
+  calibrations: Calibration[];
+  copy: CopyRun[];
+  copyBytes: number;
+  exporterHwmKiB: number | undefined;
+  /** the exporter's RSS once it listened, before any request */
+  exporterIdleRssKiB: number | undefined;
+  benchMaxRssKiB: number;
+  tableRowsBefore: number;
+  exporterOutput: string[];
+  stopped: string;
+  role: string;
+  seconds: number;
+}
+
+async function benchIngest(ctx: BenchContext): Promise<void> {
+  const settings = ingestSettings();
+  const seconds = ingestSeconds();
+  const cpuProfDir = process.env.BENCH_INGEST_CPU_PROF?.trim();
+  const admin = new pg.Client({ connectionString: ctx.db.connectionString, application_name: 'cc-bench-ingest' });
+  await admin.connect();
+  try {
+    const { rows: sizeRows } = await admin.query<{ n: number }>('SELECT count(*)::integer AS n FROM public.runtime_metrics');
+    const tableRowsBefore = sizeRows[0]?.n ?? 0;
+    const firstId = await maxId(admin);
+    // Part (a) writes its rows with explicit ids; the receiver's rows take theirs from the sequence.
+    if (firstId !== '0') await admin.query(`SELECT setval('public.runtime_metrics_id_seq', $1::bigint)`, [firstId]);
+    const login = await createExporterLogin(admin, ctx.db);
+    let exporter: ExporterChild | undefined;
+    try {
+      const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+      exporter = await startExporterChild(login.connectionString, nodeArgs);
+      progress(
+        `ingest: exporter pid ${exporter.pid} listening at ${exporter.url}, connected as ${login.role} (acts as cc_exporter)` +
+          `${cpuProfDir ? `, CPU profile to ${cpuProfDir}` : ''}; runtime_metrics holds ${fmt(tableRowsBefore)} rows`,
+      );
+      const exporterIdleRssKiB = procStatusKiB(exporter.pid, 'VmRSS');
+      const running = exporter;
+      const calibrations = await calibrate(admin, exporter.url, [...new Set(settings.map((s) => s.spansPerRequest))]).catch((err: Error) => {
+        throw new Error(`${err.message}\n  the exporter wrote:\n    ${running.output.slice(-10).map(truncateLine).join('\n    ')}`);
+      });
+      const runs: IngestRun[] = [];
+      for (const setting of settings) {
+        const rowsPerRequest = calibrations.find((c) => c.spansPerRequest === setting.spansPerRequest)?.rowsPerRequest ?? 0;
+        const before = await maxId(admin);
+        const pid = exporter.pid;
+        let maxRssKiB = procStatusKiB(pid, 'VmRSS');
+        const sampler = setInterval(() => {
+          const rss = procStatusKiB(pid, 'VmRSS');
+          if (rss !== undefined) maxRssKiB = Math.max(maxRssKiB ?? 0, rss);
+        }, 200);
+        const cpu0 = procStat(pid)?.cpu;
+        const pg0 = postgresCpuSeconds();
+        const self0 = process.cpuUsage();
+        const machine0 = machineCpuSeconds();
+        const t0 = performance.now();
+        let load: LoadResult;
+        try {
+          load = await runLoadGenerator(exporter.url, seconds, setting);
+        } finally {
+          clearInterval(sampler);
+        }
+        const wall = (performance.now() - t0) / 1000;
+        const cpu1 = procStat(pid)?.cpu;
+        const pg1 = postgresCpuSeconds();
+        const self1 = process.cpuUsage(self0);
+        const machine1 = machineCpuSeconds();
+        const rowsGrown = await rowsAfter(admin, before);
+        const run: IngestRun = {
+          setting,
+          load,
+          rowsPerRequest,
+          rowsGrown,
+          rowsExpected: load.total.rejectedSpans === 0 ? load.total.okRequests * rowsPerRequest : NaN,
+          exporterCpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / wall : undefined,
+          postgresCpu: pg0 !== undefined && pg1 !== undefined ? (pg1 - pg0) / wall : undefined,
+          machineBusy: machine0 && machine1 ? (machine1.busy - machine0.busy) / wall : undefined,
+          otherCpu: undefined,
+          maxRssKiB,
+        };
+        if (run.machineBusy !== undefined && run.exporterCpu !== undefined && run.postgresCpu !== undefined) {
+          run.otherCpu = Math.max(0, run.machineBusy - run.exporterCpu - run.postgresCpu - load.cpuSeconds / wall - (self1.user + self1.system) / 1e6 / wall);
+        }
+        runs.push(run);
+        const failures = Object.entries(load.failures).map(([k, n]) => `${k} x${n}`).join(', ');
+        progress(
+          `ingest: concurrency ${setting.concurrency}, ${setting.spansPerRequest} spans/request: ${fmt(Math.round(load.measured.spansPerSecond))} spans/s ` +
+            `(${fmt(Math.round(load.measured.requestsPerSecond))} requests/s, p50 ${ms(load.measured.latencyMs.p50)} ms, p99 ${ms(load.measured.latencyMs.p99)} ms` +
+            `${failures ? `, not 200: ${failures}` : ''}); rows +${fmt(rowsGrown)}, expected ${fmt(run.rowsExpected)} ` +
+            `(${fmt(load.total.acceptedSpans)} spans accepted x ${(rowsPerRequest / setting.spansPerRequest).toFixed(2)}) ${rowsGrown === run.rowsExpected ? 'ok' : 'MISMATCH'}`,
+        );
+        progress(`ingest:   ${JSON.stringify(load)}`);
+      }
+      const exporterHwmKiB = procStatusKiB(exporter.pid, 'VmHWM');
+      const exporterOutput = [...exporter.output];
+      const stopped = await exporter.stop();
+      exporter = undefined;
+      progress(`ingest: exporter stopped (${stopped}); its peak RSS (VmHWM) ${exporterHwmKiB === undefined ? 'n/a' : `${fmt(exporterHwmKiB)} KiB`}`);
+
+      const { copy, copyBytes } = await benchCopy(admin, firstId);
+      const benchMaxRssKiB = process.resourceUsage().maxRSS;
+      progress(`memory after (b): peak RSS of this process ${fmt(benchMaxRssKiB)} KiB`);
+      ctx.summaries.push(
+        ingestSummary({ runs, calibrations, copy, copyBytes, exporterHwmKiB, exporterIdleRssKiB, benchMaxRssKiB, tableRowsBefore, exporterOutput, stopped, role: login.role, seconds }),
+      );
+    } finally {
+      if (exporter) await exporter.stop();
+      await login.drop();
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Raw COPY of the receiver's own rows: a sample of what it wrote (after `firstId`), sent
+ * COPY_REPEAT times in one COPY … FROM STDIN (text format) through pg-copy-streams on one
+ * connection, COPY_RUNS times.
+ */
+async function benchCopy(admin: pg.Client, firstId: string): Promise<{ copy: CopyRun[]; copyBytes: number }> {
+  const columns = 'created_at, session_id, event_type, event_data';
+  const chunks: Buffer[] = [];
+  await pipeline(
+    admin.query(copyTo(`COPY (SELECT ${columns} FROM public.runtime_metrics WHERE id > ${BigInt(firstId)} ORDER BY id LIMIT ${COPY_SAMPLE_ROWS}) TO STDOUT`)),
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk);
+        callback();
+      },
+    }),
+  );
+  const sample = Buffer.concat(chunks);
+  const sampleRows = sample.reduce((n, byte) => (byte === 0x0a ? n + 1 : n), 0);
+  progress(`copy: sample of ${fmt(sampleRows)} rows the receiver wrote (${mib(sample.length)} as COPY text), sent ${COPY_REPEAT} times per COPY`);
+  const copy: CopyRun[] = [];
+  for (let run = 0; run < COPY_RUNS; run++) {
+    const pg0 = postgresCpuSeconds();
+    const machine0 = machineCpuSeconds();
+    const t = performance.now();
+    const stream = admin.query(copyFrom(`COPY public.runtime_metrics (${columns}) FROM STDIN`));
+    await pipeline(Readable.from(Array.from({ length: COPY_REPEAT }, () => sample)), stream);
+    const seconds = (performance.now() - t) / 1000;
+    const pg1 = postgresCpuSeconds();
+    const machine1 = machineCpuSeconds();
+    if (stream.rowCount !== sampleRows * COPY_REPEAT) throw new Error(`COPY stored ${stream.rowCount} rows, expected ${sampleRows * COPY_REPEAT}`);
+    const c: CopyRun = {
+      rows: stream.rowCount,
+      seconds,
+      postgresCpu: pg0 !== undefined && pg1 !== undefined ? (pg1 - pg0) / seconds : undefined,
+      machineBusy: machine0 && machine1 ? (machine1.busy - machine0.busy) / seconds : undefined,
+    };
+    copy.push(c);
+    progress(
+      `copy: run ${run + 1}: ${fmt(c.rows)} rows in ${seconds.toFixed(2)} s, ${fmt(Math.round(c.rows / seconds))} rows/s ` +
+        `(Postgres ${c.postgresCpu?.toFixed(2) ?? 'n/a'} cores, machine ${c.machineBusy?.toFixed(2) ?? 'n/a'} cores busy)`,
+    );
+  }
+  return { copy, copyBytes: sample.length * COPY_REPEAT };
+}
+
+function ingestSummary(r: IngestResult): SummaryTable {
+  const k = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : fmt(Math.round(n)));
+  const cores = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(2));
+  const rowsPerSpan = (run: IngestRun) => run.rowsPerRequest / run.setting.spansPerRequest;
+  const columns = [
+    `(b) OTLP ingest, ${r.seconds} s after ${INGEST_WARMUP_SECONDS} s warm-up`,
+    'spans/s',
+    'rows/s',
+    'requests/s',
+    'p50 ms',
+    'p99 ms',
+    'not 200',
+    'exporter CPU',
+    'Postgres CPU',
+    'loadgen CPU',
+    'other CPU',
+    'machine busy',
+    'exporter max RSS KiB',
+    'rows check',
+  ];
+  const rows = r.runs.map((run) => [
+    `concurrency ${run.setting.concurrency}, ${run.setting.spansPerRequest} spans/request`,
+    k(run.load.measured.spansPerSecond),
+    k(run.load.measured.spansPerSecond * rowsPerSpan(run)),
+    k(run.load.measured.requestsPerSecond),
+    ms(run.load.measured.latencyMs.p50),
+    ms(run.load.measured.latencyMs.p99),
+    Object.entries(run.load.failures).map(([s, n]) => `${s} x${n}`).join(' ') || '0',
+    cores(run.exporterCpu),
+    cores(run.postgresCpu),
+    cores(run.load.cpuSeconds / run.load.wallSeconds),
+    cores(run.otherCpu),
+    cores(run.machineBusy),
+    k(run.maxRssKiB),
+    run.rowsGrown === run.rowsExpected ? 'exact' : `MISMATCH ${fmt(run.rowsGrown)} vs ${fmt(run.rowsExpected)}`,
+  ]);
+  const best = [...r.runs].sort((a, b) => b.load.measured.spansPerSecond - a.load.measured.spansPerSecond)[0];
+  const copyRates = r.copy.map((c) => c.rows / c.seconds);
+  const copyRate = median(copyRates);
+  const notes: string[] = [];
+  for (const c of r.calibrations) {
+    notes.push(`a request of ${c.spansPerRequest} spans (${fmt(c.bodyBytes)} bytes of OTLP/JSON) makes ${c.rowsPerRequest} rows (${(c.rowsPerRequest / c.spansPerRequest).toFixed(2)} per span): ${c.mix}`);
+  }
+  notes.push(
+    `CPU columns are cores busy over the run (warm-up included), from /proc: the exporter process, the processes named postgres (when the server runs here), ` +
+      `the load generator, what none of the bench's processes account for (other processes, the kernel's softirq work), and the whole machine (${cpus().length} CPUs).`,
+  );
+  const busyElsewhere = r.runs.filter((run) => (run.otherCpu ?? 0) > 0.25);
+  if (busyElsewhere.length > 0) {
+    notes.push(
+      `NOTE: during ${busyElsewhere.length} of ${r.runs.length} runs other processes used more than a quarter of a core ` +
+        `(up to ${cores(Math.max(...busyElsewhere.map((run) => run.otherCpu ?? 0)))}): those figures are understated; rerun on a quiet machine.`,
+    );
+  }
+  const mismatches = r.runs.filter((run) => run.rowsGrown !== run.rowsExpected);
+  notes.push(
+    mismatches.length === 0
+      ? 'rows check: after every run runtime_metrics grew by exactly (200 answers of the run, warm-up included) x (rows per request), = spans accepted x rows per span.'
+      : `rows check FAILED for ${mismatches.length} run(s): the table did not grow by accepted spans x rows per span.`,
+  );
+  if (mismatches.length > 0) process.exitCode = 1;
+  notes.push(
+    `raw COPY (pg-copy-streams 7.0.0, text format, one connection, superuser, into runtime_metrics with its indexes): ${r.copy.length} runs of ` +
+      `${fmt(r.copy[0]?.rows ?? 0)} rows (${COPY_REPEAT} x a sample of ${fmt((r.copy[0]?.rows ?? 0) / COPY_REPEAT)} rows the receiver wrote, ${mib(r.copyBytes)}): ` +
+      `${copyRates.map((x) => fmt(Math.round(x))).join(', ')} rows/s, median ${fmt(Math.round(copyRate))} rows/s; ` +
+      `Postgres busy ${r.copy.map((c) => c.postgresCpu?.toFixed(2) ?? 'n/a').join(', ')} cores, the machine ${r.copy.map((c) => c.machineBusy?.toFixed(2) ?? 'n/a').join(', ')}`,
+  );
+  if (best) {
+    const bestRows = best.load.measured.spansPerSecond * rowsPerSpan(best);
+    const share = bestRows / copyRate;
+    notes.push(
+      `best: concurrency ${best.setting.concurrency}, ${best.setting.spansPerRequest} spans/request: ${fmt(Math.round(best.load.measured.spansPerSecond))} spans/s ` +
+        `x ${rowsPerSpan(best).toFixed(2)} rows/span = ${fmt(Math.round(bestRows))} rows/s; receiver / COPY = ${(share * 100).toFixed(1)}%`,
+    );
+    const spansMet = best.load.measured.spansPerSecond >= INGEST_GOAL_SPANS_PER_SECOND;
+    const shareMet = share >= INGEST_GOAL_COPY_SHARE;
+    notes.push(
+      `goal, at least ${fmt(INGEST_GOAL_SPANS_PER_SECOND)} spans/s: ${spansMet ? 'met' : 'NOT met'}; at least ${INGEST_GOAL_COPY_SHARE * 100}% of raw COPY's rows/s: ${shareMet ? 'met' : 'NOT met'}`,
+    );
+  }
+  notes.push(
+    `(c) exporter process peak RSS (VmHWM at the end of (b)): ${r.exporterHwmKiB === undefined ? 'n/a' : `${fmt(r.exporterHwmKiB)} KiB (${mib(r.exporterHwmKiB * 1024)})`}, ` +
+      `${r.exporterIdleRssKiB === undefined ? '' : `RSS ${fmt(r.exporterIdleRssKiB)} KiB once listening, before any request; `}` +
+      `this bench process's peak RSS: ${fmt(r.benchMaxRssKiB)} KiB`,
+  );
+  notes.push(
+    `one exporter process (node exporter/dist/server.js, ${Object.entries(EXPORTER_ENV).map(([key, v]) => `${key}=${v}`).join(' ')}, ` +
+      `DB_POOL_MAX=${process.env.DB_POOL_MAX?.trim() || DEFAULTS.DB_POOL_MAX}), logged in as ${r.role}, a throwaway member of cc_exporter whose sessions SET role cc_exporter; ` +
+      `the load generator (node exporter/dist/bench/ingest-load.js) in another process, keep-alive HTTP/1.1 over loopback, ${REQUEST_VARIANTS} request variants sent in turn; ` +
+      `runtime_metrics held ${fmt(r.tableRowsBefore)} rows at the start of (b).`,
+  );
+  notes.push(`exporter stopped: ${r.stopped}; it wrote ${r.exporterOutput.length} line(s) at LOG_LEVEL=warn while serving${r.exporterOutput.length ? ':' : '.'}`);
+  for (const line of r.exporterOutput.slice(0, 5)) notes.push(`  ${truncateLine(line)}`);
+  return { title: 'Summary: OTLP ingest throughput (one exporter process) vs raw COPY', columns, rows, notes };
+}
+
+function truncateLine(line: string): string {
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const BENCH_PARTS = ['scrape', 'ingest'] as const;
+type BenchPart = (typeof BENCH_PARTS)[number];
+
+/** BENCH_PARTS, a comma-separated subset of scrape and ingest; unset or empty means both. */
+function benchParts(raw: string | undefined): Set<BenchPart> {
+  const names = (raw ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (names.length === 0) return new Set(BENCH_PARTS);
+  const unknown = names.filter((p) => !(BENCH_PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`BENCH_PARTS: unknown part(s) ${unknown.join(', ')} (known: ${BENCH_PARTS.join(', ')})`);
+  return new Set(names as BenchPart[]);
+}
 
 async function main(): Promise<void> {
   const serverUrl = process.env.BENCH_DATABASE_URL?.trim() || process.env.TEST_DATABASE_URL?.trim();
@@ -662,8 +1246,17 @@ async function main(): Promise<void> {
     console.error(
       'bench:events needs a Postgres server: set BENCH_DATABASE_URL (or TEST_DATABASE_URL), e.g.\n' +
         '  BENCH_DATABASE_URL=postgres://postgres:devpass@127.0.0.1:5432/postgres npm run bench:events\n' +
-        'It creates a fresh database there, loads 10,000,000 rows (about 3 GB) and drops the database at the end.',
+        'It creates a fresh database there, loads 10,000,000 rows (about 3 GB) for part (a), and drops the database at the end.\n' +
+        'BENCH_PARTS=scrape or BENCH_PARTS=ingest runs one part (default both).',
     );
+    process.exitCode = 2;
+    return;
+  }
+  let parts: Set<BenchPart>;
+  try {
+    parts = benchParts(process.env.BENCH_PARTS);
+  } catch (err) {
+    console.error(`bench:events: ${(err as Error).message}`);
     process.exitCode = 2;
     return;
   }
@@ -678,8 +1271,9 @@ async function main(): Promise<void> {
       return rows[0]?.v ?? '?';
     });
     console.log(`database: Postgres ${version} at ${db.host}, database ${db.name} (dropped at the end); node ${process.version}, ${cpus().length} CPUs`);
-    await benchScrape(ctx);
-    // (b) OTLP ingest throughput goes here: await benchIngest(ctx);
+    console.log(`parts: ${[...parts].join(', ')}`);
+    if (parts.has('scrape')) await benchScrape(ctx);
+    if (parts.has('ingest')) await benchIngest(ctx);
   } finally {
     progress(`dropping database ${db.name}…`);
     await db.stop();
@@ -688,7 +1282,8 @@ async function main(): Promise<void> {
   const shown = new URL(serverUrl);
   if (shown.password) shown.password = '***';
   console.log(`\nwhole run: ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  console.log(`reproduce with: BENCH_DATABASE_URL=${shown.toString()} npm run bench:events`);
+  const partsEnv = process.env.BENCH_PARTS?.trim() ? `BENCH_PARTS=${process.env.BENCH_PARTS.trim()} ` : '';
+  console.log(`reproduce with: BENCH_DATABASE_URL=${shown.toString()} ${partsEnv}npm run bench:events`);
 }
 
 main().catch((err: unknown) => {

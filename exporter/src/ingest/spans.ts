@@ -147,12 +147,16 @@ export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRo
       break;
   }
 
-  const url = nullable(firstText(span.attributes, URL_KEYS), (v) => scrubUrlText(v, max));
   const exceptions = span.events.filter((e) => e.name === 'exception').slice(0, MAX_EXCEPTIONS_PER_SPAN);
+  const failed = exceptions.length === 0 && span.statusCode === StatusCode.ERROR && kind !== 'api_latency';
+  if (exceptions.length === 0 && !failed) return rows;
+  // Only error rows carry the url; scrubbing it is a good part of a span's cost, so spans
+  // without an error (nearly all) skip it.
+  const url = nullable(firstText(span.attributes, URL_KEYS), (v) => scrubUrlText(v, max));
   for (const event of exceptions) {
     rows.push({ ...base, eventType: 'error', eventData: errorData(event.attributes, url, max) });
   }
-  if (exceptions.length === 0 && span.statusCode === StatusCode.ERROR && kind !== 'api_latency') {
+  if (failed) {
     const type = firstText(span.attributes, ['exception.type', 'error.type']) ?? 'span_error';
     const message = firstText(span.attributes, ['exception.message']) ?? (span.statusMessage || span.name);
     const stack = firstText(span.attributes, ['exception.stacktrace']);
