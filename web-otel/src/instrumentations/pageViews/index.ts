@@ -1,0 +1,2 @@
+export { PageViewsInstrumentation, recordPageView, nameDocumentLoad } from './pageViews.js';
+export type { PageViewsOptions } from './types.js';

@@ -1,0 +1,67 @@
+// OTLP/HTTP JSON encoding (ids in hex, 64-bit times as decimal strings, kinds and status codes as
+// numbers), span by span, so requests can be packed up to a byte budget without encoding twice.
+import type { AttributeValue } from '@opentelemetry/api';
+import { hrTimeToNanos } from '../time.js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { OutgoingSpan } from './types.js';
+
+/** A ReadableSpan as a plain, mutable copy. */
+export function toOutgoing(span: ReadableSpan): OutgoingSpan {
+  const ctx = span.spanContext();
+  return {
+    name: span.name,
+    scope: span.instrumentationScope.name,
+    kind: span.kind,
+    traceId: ctx.traceId,
+    spanId: ctx.spanId,
+    parentSpanId: span.parentSpanContext?.spanId,
+    startTimeUnixNano: hrTimeToNanos(span.startTime),
+    endTimeUnixNano: hrTimeToNanos(span.endTime),
+    attributes: { ...span.attributes } as Record<string, AttributeValue>,
+    events: span.events.map((e) => ({ name: e.name, timeUnixNano: hrTimeToNanos(e.time), attributes: { ...e.attributes } as Record<string, AttributeValue> })),
+    status: { code: span.status.code, message: span.status.message },
+  };
+}
+
+/** One span as an OTLP/JSON object string. */
+export function encodeSpan(s: OutgoingSpan): string {
+  return JSON.stringify({
+    traceId: s.traceId,
+    spanId: s.spanId,
+    parentSpanId: s.parentSpanId,
+    name: s.name,
+    kind: s.kind + 1, // the API's INTERNAL is 0, OTLP's is 1
+    startTimeUnixNano: s.startTimeUnixNano,
+    endTimeUnixNano: s.endTimeUnixNano,
+    attributes: encodeAttributes(s.attributes),
+    events: s.events.map((e) => ({ name: e.name, timeUnixNano: e.timeUnixNano, attributes: encodeAttributes(e.attributes) })),
+    status: s.status.message ? { code: s.status.code, message: s.status.message } : { code: s.status.code },
+  });
+}
+
+export function encodeAttributes(attributes: Record<string, AttributeValue | undefined>): { key: string; value: object }[] {
+  const out: { key: string; value: object }[] = [];
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value !== undefined && value !== null) out.push({ key, value: anyValue(value) });
+  }
+  return out;
+}
+
+function anyValue(v: unknown): object {
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (typeof v === 'number') return Number.isInteger(v) ? { intValue: v } : { doubleValue: v };
+  if (Array.isArray(v)) return { arrayValue: { values: v.filter((x) => x != null).map(anyValue) } };
+  return { stringValue: String(v) };
+}
+
+/** `{"resourceSpans":[…]}` around already encoded spans, grouped by scope. */
+export function encodeRequest(resource: string, scopes: Map<string, string[]>): string {
+  const scopeSpans = [...scopes].map(([scope, spans]) => `{"scope":${JSON.stringify({ name: scope })},"spans":[${spans.join(',')}]}`);
+  return `{"resourceSpans":[{"resource":${resource},"scopeSpans":[${scopeSpans.join(',')}]}]}`;
+}
+
+export function encodeResource(attributes: Record<string, AttributeValue | undefined>): string {
+  return JSON.stringify({ attributes: encodeAttributes(attributes) });
+}
