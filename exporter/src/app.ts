@@ -3,6 +3,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import { requireAuth } from './auth.js';
 import type { Queryable } from './collectors/index.js';
 import type { Config } from './config.js';
+import { createHooksRouter, type HooksDeps } from './hooks/index.js';
 import { createOtlpRouter } from './ingest/otlp.js';
 import type { RoutePattern } from './labels.js';
 import type { Logger } from './log.js';
@@ -15,9 +16,11 @@ export interface AppDeps {
   /** the OTLP/HTTP trace receiver's limits, and the route patterns its rows use */
   otlp: { options: Config['otlp']; routePatterns: readonly RoutePattern[] };
   logger: Logger;
+  /** Alertmanager's webhooks (/hooks/*) and the registry their metrics go on; absent: not mounted */
+  hooks?: Pick<HooksDeps, 'options' | 'registry' | 'sms'>;
 }
 
-export function createApp({ scraper, db, auth, otlp, logger }: AppDeps): express.Express {
+export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -27,7 +30,8 @@ export function createApp({ scraper, db, auth, otlp, logger }: AppDeps): express
         '<ul><li><a href="/metrics">/metrics</a> Prometheus metrics</li>' +
         '<li><a href="/healthz">/healthz</a> process alive</li>' +
         '<li><a href="/readyz">/readyz</a> Postgres reachable</li>' +
-        '<li>POST /v1/traces OTLP/HTTP trace receiver (JSON or protobuf)</li></ul>',
+        '<li>POST /v1/traces OTLP/HTTP trace receiver (JSON or protobuf)</li>' +
+        '<li>POST /hooks/alert-history, /hooks/sms Alertmanager webhooks</li></ul>',
     );
   });
 
@@ -50,6 +54,7 @@ export function createApp({ scraper, db, auth, otlp, logger }: AppDeps): express
   });
 
   app.use(createOtlpRouter({ db, options: otlp.options, routePatterns: otlp.routePatterns, logger }));
+  if (hooks) app.use(createHooksRouter({ ...hooks, db, logger }));
 
   app.use((req, res) => {
     res.status(404).json({ error: `no route for ${req.method} ${req.path}` });

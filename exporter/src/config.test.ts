@@ -105,3 +105,47 @@ describe('config', () => {
     expect(redactUrl('postgres://user:hunter2@h:5432/db')).toBe('postgres://user:***@h:5432/db');
   });
 });
+
+describe('config: Alertmanager webhooks and the SMS bridge', () => {
+  const sid = `AC${'ab'.repeat(16)}`;
+
+  it('leaves the webhooks off by default', () => {
+    expect(loadConfig({}).hooks).toEqual({ token: undefined, sms: undefined });
+  });
+
+  it('reads the token and every Twilio setting, from the environment or files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-config-hooks-'));
+    const file = (name: string, value: string) => {
+      writeFileSync(join(dir, name), value);
+      return join(dir, name);
+    };
+    const config = loadConfig({
+      HOOKS_AUTH_TOKEN_FILE: file('token', 'hook-secret\n'),
+      TWILIO_ACCOUNT_SID: sid,
+      TWILIO_AUTH_TOKEN_FILE: file('twilio', 'twilio-secret'),
+      TWILIO_FROM_NUMBER: '+15005550006',
+      ALERT_SMS_NUMBERS_FILE: file('numbers', '+15005550001, +447700900123'),
+      TWILIO_API_BASE_URL: 'http://127.0.0.1:8080/',
+    });
+    expect(config.hooks).toEqual({
+      token: 'hook-secret',
+      sms: { accountSid: sid, authToken: 'twilio-secret', from: '+15005550006', to: ['+15005550001', '+447700900123'], apiBaseUrl: 'http://127.0.0.1:8080' },
+    });
+    expect(loadConfig({ HOOKS_AUTH_TOKEN: 't', TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x', TWILIO_FROM_NUMBER: '+15005550006', ALERT_SMS_NUMBERS: '+15005550001' }).hooks.sms?.apiBaseUrl).toBe('https://api.twilio.com');
+  });
+
+  it('lists every webhook problem at once', () => {
+    expect(problemsOf({ TWILIO_ACCOUNT_SID: sid, TWILIO_FROM_NUMBER: '+15005550006' })).toEqual([
+      'the SMS bridge needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER and ALERT_SMS_NUMBERS together; missing TWILIO_AUTH_TOKEN, ALERT_SMS_NUMBERS',
+    ]);
+    expect(problemsOf({
+      TWILIO_ACCOUNT_SID: 'nope', TWILIO_AUTH_TOKEN: 'x', TWILIO_FROM_NUMBER: '5550006', ALERT_SMS_NUMBERS: '+15005550001,0800', TWILIO_API_BASE_URL: 'ftp://x',
+    })).toEqual([
+      'TWILIO_API_BASE_URL must be an http(s) URL such as https://api.twilio.com, got "ftp://x"',
+      'TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits',
+      'TWILIO_FROM_NUMBER must be an E.164 number such as +15005550006, got "5550006"',
+      'ALERT_SMS_NUMBERS: "0800" is not an E.164 number such as +15005550006',
+      'the SMS bridge is configured but HOOKS_AUTH_TOKEN is not: set it, or /hooks/sms stays off',
+    ]);
+  });
+});

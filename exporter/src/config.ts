@@ -54,6 +54,12 @@ export interface Config {
     /** requests per client (IP) per minute; 0 disables the limit */
     rateLimitPerMinute: number;
   };
+  hooks: {
+    /** bearer token Alertmanager sends to /hooks/*; undefined turns the webhooks off (404) */
+    token: string | undefined;
+    /** the Twilio SMS bridge behind /hooks/sms; undefined turns it off (404) */
+    sms: SmsConfig | undefined;
+  };
   embedded: {
     /** PGlite data directory; undefined keeps the embedded database in memory */
     dataDir: string | undefined;
@@ -61,6 +67,17 @@ export interface Config {
     simulatorIntervalMs: number;
   };
   shutdownTimeoutMs: number;
+}
+
+export interface SmsConfig {
+  accountSid: string;
+  authToken: string;
+  /** E.164 sender number */
+  from: string;
+  /** E.164 numbers that receive every SMS */
+  to: string[];
+  /** Twilio's REST API base URL; tests point it at a local fake */
+  apiBaseUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -96,6 +113,7 @@ export const DEFAULTS = {
   OTLP_MAX_ATTRIBUTE_LENGTH: '4096',
   OTLP_CORS_ALLOWED_ORIGINS: '',
   OTLP_RATE_LIMIT_PER_MINUTE: '600',
+  TWILIO_API_BASE_URL: 'https://api.twilio.com',
   EMBEDDED_SIMULATOR: 'true',
   EMBEDDED_SIMULATOR_INTERVAL_MS: '2000',
   SHUTDOWN_TIMEOUT_MS: '10000',
@@ -186,6 +204,8 @@ export function loadConfig(env: Env): Config {
     problems.push('METRICS_BASIC_AUTH_USERNAME and METRICS_BASIC_AUTH_PASSWORD go together; one is missing');
   }
 
+  const hooks = parseHooks(secret, get('TWILIO_API_BASE_URL'), problems);
+
   const config: Config = {
     databaseUrl,
     host: get('EXPORTER_HOST'),
@@ -216,6 +236,7 @@ export function loadConfig(env: Env): Config {
       corsAllowedOrigins,
       rateLimitPerMinute: int('OTLP_RATE_LIMIT_PER_MINUTE', 0, 1_000_000),
     },
+    hooks,
     embedded: {
       dataDir: nonEmpty(env.EMBEDDED_DATA_DIR),
       simulator: bool('EMBEDDED_SIMULATOR'),
@@ -226,6 +247,37 @@ export function loadConfig(env: Env): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/** The webhooks' token and the SMS bridge: Twilio's settings go all together or not at all. */
+function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: string, problems: string[]): Config['hooks'] {
+  const token = secret('HOOKS_AUTH_TOKEN');
+  const twilio = {
+    TWILIO_ACCOUNT_SID: secret('TWILIO_ACCOUNT_SID'),
+    TWILIO_AUTH_TOKEN: secret('TWILIO_AUTH_TOKEN'),
+    TWILIO_FROM_NUMBER: secret('TWILIO_FROM_NUMBER'),
+    ALERT_SMS_NUMBERS: secret('ALERT_SMS_NUMBERS'),
+  };
+  const missing = Object.entries(twilio).filter(([, value]) => value === undefined).map(([name]) => name);
+  if (!/^https?:\/\/[^/]+(\/.*)?$/.test(apiBaseUrl)) {
+    problems.push(`TWILIO_API_BASE_URL must be an http(s) URL such as https://api.twilio.com, got "${apiBaseUrl}"`);
+  }
+  if (missing.length === 4) return { token, sms: undefined };
+  if (missing.length > 0) {
+    problems.push(`the SMS bridge needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER and ALERT_SMS_NUMBERS together; missing ${missing.join(', ')}`);
+    return { token, sms: undefined };
+  }
+  const { TWILIO_ACCOUNT_SID: accountSid = '', TWILIO_AUTH_TOKEN: authToken = '', TWILIO_FROM_NUMBER: from = '', ALERT_SMS_NUMBERS: numbers = '' } = twilio;
+  if (!/^AC[0-9a-fA-F]{32}$/.test(accountSid)) problems.push('TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits');
+  if (!E164.test(from)) problems.push(`TWILIO_FROM_NUMBER must be an E.164 number such as +15005550006, got "${from}"`);
+  const to = parseList(numbers);
+  for (const number of to) {
+    if (!E164.test(number)) problems.push(`ALERT_SMS_NUMBERS: "${number}" is not an E.164 number such as +15005550006`);
+  }
+  if (token === undefined) problems.push('the SMS bridge is configured but HOOKS_AUTH_TOKEN is not: set it, or /hooks/sms stays off');
+  return { token, sms: { accountSid, authToken, from, to, apiBaseUrl: apiBaseUrl.replace(/\/+$/, '') } };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -29,6 +29,7 @@ export function createExporter(config: Config, connectionString: string, logger:
     auth: config.auth,
     otlp: { options: config.otlp, routePatterns: compileRoutePatterns(config.events.routePatterns) },
     logger,
+    hooks: { options: config.hooks, registry },
   });
   return {
     app,
