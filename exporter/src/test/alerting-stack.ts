@@ -4,8 +4,8 @@
 // sinks for SMTP, Slack and Twilio.
 //
 // What differs from production, and only this: Prometheus scrapes and evaluates every second
-// and loads a copy of prometheus/rules/*.yml whose durations (for:, range windows) are divided
-// by timeScale; Alertmanager's copy has short group_wait / group_interval and points its
+// and loads prometheus/rules/*.yml as they are (timeScale 1, the default) or, for a quick local
+// run, a copy whose durations (for:, range windows) are divided by timeScale; Alertmanager's copy has short group_wait / group_interval and points its
 // receivers (exporter URL, SMTP host, secret files) at the local processes. Expressions,
 // thresholds, labels, annotations, routes, receivers and matchers are the project's own.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,7 +49,7 @@ export interface AlertingStack {
 }
 
 export interface AlertingStackOptions {
-  /** production durations divided by this (default 20: a 5m window becomes 15s) */
+  /** production durations divided by this (default 1: the real rules; 20 makes a 5m window 15s) */
   timeScale?: number;
   /** extra exporter environment */
   env?: Record<string, string>;
@@ -64,7 +64,7 @@ export function scaleRuleDurations(text: string, scale: number): string {
     .replace(/\[(\d+)([smhd])\]/g, (_m, amount: string, unit: string) => `[${scaled(amount, unit)}]`);
 }
 
-export async function startAlertingStack({ timeScale = 20, env = {} }: AlertingStackOptions = {}): Promise<AlertingStack> {
+export async function startAlertingStack({ timeScale = 1, env = {} }: AlertingStackOptions = {}): Promise<AlertingStack> {
   const prometheusBinary = whichBinary('prometheus');
   const alertmanagerBinary = whichBinary('prometheus-alertmanager', 'alertmanager');
   if (!prometheusBinary || !alertmanagerBinary) throw new Error('prometheus and prometheus-alertmanager must be installed (Debian packages prometheus, prometheus-alertmanager)');
