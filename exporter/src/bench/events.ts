@@ -19,6 +19,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { withClient } from './database.js';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { Registry } from 'prom-client';
 import { COUNT_PENDING, createEventsCollector, READ_SETTLED, type EventsOptions } from '../collectors/events.js';
@@ -63,16 +64,6 @@ interface BenchDatabase {
   host: string;
   connectionString: string;
   stop(): Promise<void>;
-}
-
-async function withClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** A fresh database on the server, dropped by stop(). */

@@ -2,6 +2,7 @@
 // both, to show its cost follows the active orders (partial index), not the table. `npm run bench:orders`
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { withClient } from './database.js';
 import { Registry } from 'prom-client';
 import { createOrdersCollector, ORDERS_QUERY } from '../collectors/orders.js';
 import { startEmbeddedDatabase } from '../embedded.js';
@@ -23,16 +24,6 @@ interface BenchDatabase {
   description: string;
   connectionString: string;
   stop(): Promise<void>;
-}
-
-async function withClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** A fresh database on the server of BENCH_DATABASE_URL / TEST_DATABASE_URL, else embedded PGlite. */
