@@ -1,5 +1,6 @@
 // Says once, before the run, which tests will skip on this machine and why (in CI nothing may).
 import { backends } from './databases.js';
+import { alertingStackSkip } from './alerting-stack.js';
 import { findTool } from './tools.js';
 
 export default function announceSkips(): void {
@@ -8,7 +9,13 @@ export default function announceSkips(): void {
     if (backend.skip) skips.push(`every ${backend.kind} database test: ${backend.skip}`);
   }
   const promtool = findTool('promtool');
-  if (promtool.skip) skips.push(`promtool check metrics on the golden scrape: ${promtool.skip}`);
+  if (promtool.skip) skips.push(`promtool checks (golden scrape, rules): ${promtool.skip}`);
+  const amtool = findTool('amtool');
+  if (amtool.skip) skips.push(`amtool route tests: ${amtool.skip}`);
+  const stack = alertingStackSkip();
+  if (stack) skips.push(`the alerting end-to-end test: ${stack}`);
+  const chromium = findTool('chromium');
+  if (chromium.skip) skips.push(`the web-otel browser test: ${chromium.skip}`);
   if (skips.length > 0) {
     process.stdout.write(`\nSkipping on this machine:\n${skips.map((s) => `  - ${s}`).join('\n')}\n\n`);
   }
