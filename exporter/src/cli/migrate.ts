@@ -8,8 +8,9 @@ import { ConfigError, loadConfig, redactUrl } from '../config.js';
 import { createLogger } from '../log.js';
 import { applySqlDir, migrate, SqlApplyError } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
+import { isEntryPoint } from './entry.js';
 
-const USAGE = `usage: npm run db:migrate -- [--dry-run] [--dev]
+const USAGE = `usage: npm run db:migrate -- [--dry-run] [--dev]      (or: cc-ops migrate [--dry-run] [--dev])
 
 Applies the pending migrations in sql/migrations to the database named by DATABASE_URL
 (or DATABASE_URL_FILE), as a role that owns the schema (on Supabase: postgres).
@@ -20,10 +21,11 @@ Applies the pending migrations in sql/migrations to the database named by DATABA
   --help      this text
 `;
 
-async function main(): Promise<number> {
+export async function run(argv: string[] = process.argv.slice(2)): Promise<number> {
   let args;
   try {
     args = parseArgs({
+      args: argv,
       options: { 'dry-run': { type: 'boolean' }, dev: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }).values;
@@ -87,4 +89,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+if (isEntryPoint(import.meta.url)) process.exitCode = await run();
