@@ -1,5 +1,6 @@
 // The exporter's HTTP app, built from its dependencies: no listen, no process.env.
 import express, { type ErrorRequestHandler } from 'express';
+import type { Registry } from 'prom-client';
 import { requireAuth } from './auth.js';
 import type { Queryable } from './collectors/index.js';
 import type { Config } from './config.js';
@@ -14,7 +15,7 @@ export interface AppDeps {
   db: Queryable;
   auth: Config['auth'];
   /** the OTLP/HTTP trace receiver's limits, and the route patterns its rows use */
-  otlp: { options: Config['otlp']; routePatterns: readonly RoutePattern[] };
+  otlp: { options: Config['otlp']; routePatterns: readonly RoutePattern[]; registry?: Registry };
   logger: Logger;
   /** Alertmanager's webhooks (/hooks/*) and the registry their metrics go on; absent: not mounted */
   hooks?: Pick<HooksDeps, 'options' | 'registry' | 'sms'>;
@@ -53,7 +54,7 @@ export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): 
     }
   });
 
-  app.use(createOtlpRouter({ db, options: otlp.options, routePatterns: otlp.routePatterns, logger }));
+  app.use(createOtlpRouter({ db, options: otlp.options, routePatterns: otlp.routePatterns, registry: otlp.registry, logger }));
   if (hooks) app.use(createHooksRouter({ ...hooks, db, logger }));
 
   app.use((req, res) => {

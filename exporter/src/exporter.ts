@@ -27,7 +27,7 @@ export function createExporter(config: Config, connectionString: string, logger:
     scraper,
     db: pool,
     auth: config.auth,
-    otlp: { options: config.otlp, routePatterns: compileRoutePatterns(config.events.routePatterns) },
+    otlp: { options: config.otlp, routePatterns: compileRoutePatterns(config.events.routePatterns), registry },
     logger,
     hooks: { options: config.hooks, registry },
   });

@@ -170,6 +170,36 @@ describeEachBackend('OTLP receiver with the OpenTelemetry JS exporters', (kind) 
     expect(ok.json()).toEqual({});
   });
 
+  it('counts its answers by status and the spans it accepted and rejected', async () => {
+    const counts = async () => {
+      const series = parseExposition((await exporter.get('/metrics')).body);
+      const pick = (key: string) => series.get(key) ?? Number.NaN;
+      return {
+        ok: pick('cc_otlp_requests_total{code="200"}'),
+        bad: pick('cc_otlp_requests_total{code="400"}'),
+        unsupported: pick('cc_otlp_requests_total{code="415"}'),
+        accepted: pick('cc_otlp_spans_total{outcome="accepted"}'),
+        rejected: pick('cc_otlp_spans_total{outcome="rejected"}'),
+      };
+    };
+    const before = await counts();
+    const partial = jsonRequest([{ name: 'page_view', attributes: { page: '/counted' } }, { name: 'page_view', attributes: { page: '/counted' } }]) as {
+      resourceSpans: [{ scopeSpans: [{ spans: Record<string, unknown>[] }] }];
+    };
+    delete partial.resourceSpans[0].scopeSpans[0].spans[0]!.startTimeUnixNano;
+    expect((await post(exporter.url, partial)).status).toBe(200);
+    expect((await post(exporter.url, '{"resourceSpans": 7}')).status).toBe(400);
+    expect((await post(exporter.url, 'x', { headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+    const after = await counts();
+    expect({
+      ok: after.ok - before.ok,
+      bad: after.bad - before.bad,
+      unsupported: after.unsupported - before.unsupported,
+      accepted: after.accepted - before.accepted,
+      rejected: after.rejected - before.rejected,
+    }).toEqual({ ok: 1, bad: 1, unsupported: 1, accepted: 1, rejected: 1 });
+  });
+
   it('answers protobuf with an ExportTraceServiceResponse', async () => {
     const res = await post(exporter.url, new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } });
     expect(res.status).toBe(200);

@@ -7,6 +7,7 @@ import { isIPv6 } from 'node:net';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback, type InputType, type ZlibOptions } from 'node:zlib';
 import express, { type Request, type Response } from 'express';
+import { Counter, type Registry } from 'prom-client';
 import type { Queryable } from '../collectors/index.js';
 import type { Config } from '../config.js';
 import type { RoutePattern } from '../labels.js';
@@ -34,6 +35,36 @@ export interface OtlpReceiverDeps {
   logger: Logger;
   /** milliseconds clock of the rate limiter, for tests */
   now?: () => number;
+  /** where the receiver's own metrics go (cc_otlp_*); absent: not counted */
+  registry?: Registry;
+}
+
+/** HTTP statuses the receiver answers, exposed at 0 from the start so increase() sees the first one. */
+const KNOWN_STATUSES = ['200', '400', '413', '415', '429', '503'];
+
+function createReceiverMetrics(registry: Registry | undefined) {
+  if (!registry) return { request: (_code: number) => undefined, spans: (_accepted: number, _rejected: number) => undefined };
+  const requests = new Counter({
+    name: 'cc_otlp_requests_total',
+    help: 'OTLP/HTTP export requests answered by the trace receiver, by HTTP status code.',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+  const spans = new Counter({
+    name: 'cc_otlp_spans_total',
+    help: 'Spans in OTLP requests that were decoded: accepted (stored or deliberately making no row) or rejected (partial success).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const code of KNOWN_STATUSES) requests.inc({ code }, 0);
+  for (const outcome of ['accepted', 'rejected']) spans.inc({ outcome }, 0);
+  return {
+    request: (code: number) => requests.inc({ code: String(code) }),
+    spans(accepted: number, rejected: number) {
+      spans.inc({ outcome: 'accepted' }, accepted);
+      spans.inc({ outcome: 'rejected' }, rejected);
+    },
+  };
 }
 
 type Encoding = 'json' | 'protobuf';
@@ -53,8 +84,9 @@ class Refusal extends Error {
 /** The client went away mid-request; there is no one to answer. */
 class ClientGone extends Error {}
 
-export function createOtlpRouter({ db, options, routePatterns, logger, now }: OtlpReceiverDeps): express.Router {
+export function createOtlpRouter({ db, options, routePatterns, logger, now, registry }: OtlpReceiverDeps): express.Router {
   const router = express.Router();
+  const metrics = createReceiverMetrics(registry);
   const limiter = createRateLimiter({ perMinute: options.rateLimitPerMinute, now });
   const allowedOrigins = new Set(options.corsAllowedOrigins);
   const limits = { maxSpans: options.maxSpansPerRequest, maxAttributeLength: options.maxAttributeLength };
@@ -108,6 +140,8 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now }: Ot
       const spans = encoding === 'json' ? decodeJsonRequest(body, limits) : decodeProtobufRequest(body, limits);
       const { rows, rejectedSpans, rejections } = spansToRows(spans, mapping);
       await store(rows);
+      metrics.spans(spans.length - rejectedSpans, rejectedSpans);
+      metrics.request(200);
 
       const partialSuccess = rejectedSpans > 0 ? { rejectedSpans, errorMessage: `rejected ${rejections.join('; ')}` } : undefined;
       if (encoding === 'protobuf') {
@@ -121,6 +155,7 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now }: Ot
       if (refusal.status === 500) logger.error({ err: describeError(err), path: req.path }, 'OTLP request failed');
       else logger.debug({ status: refusal.status, reason: refusal.message }, 'OTLP request refused');
       if (refusal.status === 413) res.set('Connection', 'close'); // the rest of the body is not read
+      metrics.request(refusal.status);
       sendStatus(res, encoding ?? 'json', refusal);
     }
   });
