@@ -51,7 +51,7 @@ describe.skipIf(skip !== undefined)(`alerting end to end${skip ? ` (skipped: ${s
       expect(text).toContain('the whole system'); // where
       expect(text).toMatch(/Since:?\*? +\d{4}-\d\d-\d\d \d\d:\d\d/); // since when
       expect(text).toContain('docs/runbooks.md#paymentfailures');
-      expect(text).toContain('/d/cc-system-health/system-health?viewPanel=payment-failures');
+      expect(text).toContain('/d/cc-system-health/system-health?viewPanel=panel-104');
       expect(text).toContain('/#/silences/new'); // how to acknowledge
     }
     expect(slackMessage.value.body).toMatchObject({ channel: '#alerts', username: 'Connect alerts' });

@@ -1,0 +1,283 @@
+// What every dashboard shares: the provisioned datasources (by fixed uid), the template
+// variables, the deploy annotations, and small panel factories that make a title, a
+// description and a unit mandatory, so no panel can be written without them.
+import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+
+/** The datasources of grafana/provisioning/datasources, by the uids dashboards refer to. */
+export const DATASOURCES = {
+  prometheus: { type: 'prometheus', uid: 'cc-prometheus' },
+  alertmanager: { type: 'alertmanager', uid: 'cc-alertmanager' },
+  postgres: { type: 'grafana-postgresql-datasource', uid: 'cc-postgres' },
+} as const;
+
+/** Panels and queries name the datasource through variables, so one dashboard serves several stacks. */
+export const PROMETHEUS: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
+export const POSTGRES: common.DataSourceRef = { type: 'grafana-postgresql-datasource', uid: '${postgres}' };
+
+/** Grafana's own annotation store, where `cc-ops deploy` writes annotations tagged `deploy`. */
+const GRAFANA_ANNOTATIONS: common.DataSourceRef = { type: 'grafana', uid: '-- Grafana --' };
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+export interface PromOptions {
+  legend?: string;
+  /** one value per series at the end of the range (stat cards, tables) */
+  instant?: boolean;
+  /** table format: labels become columns (tables) */
+  table?: boolean;
+  refId?: string;
+}
+
+export function prom(expr: string, { legend, instant = false, table: asTable = false, refId }: PromOptions = {}): prometheus.DataqueryBuilder {
+  const query = new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).editorMode(prometheus.QueryEditorMode.Code);
+  if (legend !== undefined) query.legendFormat(legend);
+  if (instant) query.instant();
+  else query.range();
+  if (asTable) query.format(prometheus.PromQueryFormat.Table);
+  if (refId) query.refId(refId);
+  return query;
+}
+
+/** A query of Grafana's PostgreSQL datasource (the SDK has no builder for it; this is its JSON model). */
+export interface SqlQuery extends Dataquery {
+  refId?: string;
+  datasource?: common.DataSourceRef;
+  rawSql: string;
+  rawQuery: true;
+  editorMode: 'code';
+  format: 'table' | 'time_series';
+}
+
+export class SqlQueryBuilder implements Builder<Dataquery> {
+  private readonly internal: SqlQuery;
+
+  constructor(rawSql: string, format: SqlQuery['format'] = 'table') {
+    this.internal = { datasource: POSTGRES, rawSql: dedent(rawSql), rawQuery: true, editorMode: 'code', format, _implementsDataqueryVariant() {} };
+  }
+
+  refId(refId: string): this {
+    this.internal.refId = refId;
+    return this;
+  }
+
+  build(): SqlQuery {
+    return this.internal;
+  }
+}
+
+export const sql = (rawSql: string, format: SqlQuery['format'] = 'table') => new SqlQueryBuilder(rawSql, format);
+
+function dedent(text: string): string {
+  const lines = text.replace(/^\n/, '').replace(/\s+$/, '').split('\n');
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.match(/^ */)![0].length));
+  return lines.map((l) => l.slice(indent)).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variables
+
+export function datasourceVariable(): dashboard.DatasourceVariableBuilder {
+  return new dashboard.DatasourceVariableBuilder('datasource')
+    .label('Prometheus')
+    .type('prometheus')
+    .description('The Prometheus that scrapes the exporter.')
+    .current({ text: 'Prometheus', value: DATASOURCES.prometheus.uid });
+}
+
+export function postgresVariable(): dashboard.DatasourceVariableBuilder {
+  return new dashboard.DatasourceVariableBuilder('postgres')
+    .label('Postgres')
+    .type('grafana-postgresql-datasource')
+    .description("The app's Postgres, read through the read-only cc_grafana role.")
+    .current({ text: 'Postgres', value: DATASOURCES.postgres.uid });
+}
+
+/** A multi-value variable of a label's values; "All" matches any value (`.*`). */
+export function labelVariable(name: string, label: string, metric: string, description: string): dashboard.QueryVariableBuilder {
+  const query = `label_values(${metric}, ${name})`;
+  return new dashboard.QueryVariableBuilder(name)
+    .label(label)
+    .description(description)
+    .datasource(PROMETHEUS)
+    .query({ qryType: 1, query, refId: 'PrometheusVariableQueryEditor-VariableQuery' })
+    .definition(query)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(dashboard.VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .current({ text: 'All', value: '$__all' });
+}
+
+export const storeVariable = () => labelVariable('store', 'Store', 'cc_orders_active', 'Stores, by slug, as the order collector labels them.');
+export const environmentVariable = () =>
+  labelVariable('environment', 'Environment', 'cc_deployment_info', 'Deployment environments that have a row in deployment_log.');
+
+// ---------------------------------------------------------------------------------------------
+// Annotations: every deploy on every time series
+
+export function deployAnnotations(): dashboard.AnnotationQueryBuilder[] {
+  return [
+    new dashboard.AnnotationQueryBuilder()
+      .name('Deploys')
+      .datasource(GRAFANA_ANNOTATIONS)
+      .enable(true)
+      .iconColor('blue')
+      .target(new dashboard.AnnotationTargetBuilder().type('tags').tags(['deploy']).matchAny(true).limit(100) as unknown as Builder<Dataquery>),
+    // Deploys not made through cc-ops (no Grafana annotation) are still rows of deployment_log.
+    new dashboard.AnnotationQueryBuilder()
+      .name('Deployment log')
+      .datasource(POSTGRES)
+      .enable(false)
+      .iconColor('purple')
+      .target(
+        sql(`
+          SELECT deployed_at AS "time",
+                 coalesce(finished_at, deployed_at) AS "timeEnd",
+                 format('%s %s (%s): %s', environment, coalesce(version, '?'), left(coalesce(commit_sha, '?'), 7), status) AS text,
+                 environment || ',' || status AS tags
+            FROM public.deployment_log
+           WHERE $__timeFilter(deployed_at)
+             AND environment ~ '^(\${environment:regex})$'
+           ORDER BY deployed_at`),
+      ),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panels
+
+export interface PanelSpec {
+  /** a fixed panel id, for panels that links point at (alerts' dashboard_url); others are numbered in order */
+  id?: number;
+  title: string;
+  /** what the panel shows and how to read it; Grafana shows it as the panel's (i) */
+  description: string;
+  /** a Grafana unit id (see the SDK's units module) */
+  unit: string;
+  targets: Builder<Dataquery>[];
+  /** width in grid columns (24 = full width) */
+  width?: number;
+  height?: number;
+}
+
+function place<T extends { id(id: number): T; span(w: number): T; height(h: number): T; title(t: string): T; description(d: string): T; unit(u: string): T; withTarget(t: Builder<Dataquery>): T }>(
+  panel: T,
+  spec: PanelSpec,
+  defaults: { width: number; height: number },
+): T {
+  panel.title(spec.title).description(spec.description).unit(spec.unit).span(spec.width ?? defaults.width).height(spec.height ?? defaults.height);
+  if (spec.id !== undefined) panel.id(spec.id);
+  for (const target of spec.targets) panel.withTarget(target);
+  return panel;
+}
+
+export interface TimeseriesSpec extends PanelSpec {
+  /** threshold lines drawn on the graph: [value, color], from low to high */
+  thresholds?: [number, string][];
+  stacked?: boolean;
+  min?: number;
+  max?: number;
+}
+
+export function timeseriesPanel(spec: TimeseriesSpec): timeseries.PanelBuilder {
+  const panel = place(new timeseries.PanelBuilder().datasource(spec.targets.some(isSql) ? POSTGRES : PROMETHEUS), spec, { width: 12, height: 8 })
+    .fillOpacity(spec.stacked ? 60 : 10)
+    .lineWidth(1)
+    .showPoints(common.VisibilityMode.Never)
+    .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true))
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending));
+  if (spec.min !== undefined) panel.min(spec.min);
+  if (spec.max !== undefined) panel.max(spec.max);
+  if (spec.stacked) panel.stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));
+  if (spec.thresholds) {
+    panel
+      .thresholds(thresholdSteps(spec.thresholds))
+      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed));
+  }
+  return panel;
+}
+
+export interface StatSpec extends PanelSpec {
+  thresholds?: [number, string][];
+  /** show each value's name (cards with two numbers) */
+  named?: boolean;
+}
+
+export function statPanel(spec: StatSpec): stat.PanelBuilder {
+  const panel = place(new stat.PanelBuilder().datasource(spec.targets.some(isSql) ? POSTGRES : PROMETHEUS), spec, { width: 6, height: 5 })
+    .graphMode(common.BigValueGraphMode.None)
+    .colorMode(spec.thresholds ? common.BigValueColorMode.Value : common.BigValueColorMode.None)
+    .textMode(spec.named ? common.BigValueTextMode.ValueAndName : common.BigValueTextMode.Value)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+    .noValue('0');
+  if (spec.thresholds) panel.thresholds(thresholdSteps(spec.thresholds));
+  return panel;
+}
+
+export interface TableSpec extends PanelSpec {
+  /** per-column units and display names */
+  columns?: Record<string, { unit?: string; displayName?: string; hidden?: boolean }>;
+  /** Prometheus instant queries, one per column, joined on these labels into one table */
+  joinOn?: string;
+  sortBy?: { column: string; desc: boolean };
+}
+
+export function tablePanel(spec: TableSpec): table.PanelBuilder {
+  const panel = place(new table.PanelBuilder().datasource(spec.targets.some(isSql) ? POSTGRES : PROMETHEUS), spec, { width: 24, height: 9 })
+    .cellHeight(common.TableCellHeight.Sm)
+    .filterable(true);
+  if (spec.joinOn) {
+    // Instant queries in table format: one frame each; merge joins them on their labels.
+    panel.withTransformation({ id: 'merge', options: {} });
+    panel.withTransformation({ id: 'organize', options: { excludeByName: { Time: true }, indexByName: {}, renameByName: {} } });
+  }
+  for (const [column, options] of Object.entries(spec.columns ?? {})) {
+    const properties: dashboard.DynamicConfigValue[] = [];
+    if (options.unit) properties.push({ id: 'unit', value: options.unit });
+    if (options.displayName) properties.push({ id: 'displayName', value: options.displayName });
+    if (options.hidden) properties.push({ id: 'custom.hidden', value: true });
+    panel.overrideByName(column, properties);
+  }
+  if (spec.sortBy) panel.sortBy([new common.TableSortByFieldStateBuilder().displayName(spec.sortBy.column).desc(spec.sortBy.desc)]);
+  return panel;
+}
+
+export function thresholdSteps(steps: [number, string][]): dashboard.ThresholdsConfigBuilder {
+  return new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+    { value: null, color: 'green' },
+    ...steps.map(([value, color]) => ({ value, color })),
+  ]);
+}
+
+function isSql(target: Builder<Dataquery>): boolean {
+  return target instanceof SqlQueryBuilder;
+}
+
+/** A dashboard with the settings all of ours share. */
+export function baseDashboard(title: string, uid: string, description: string): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags(['connect', 'generated'])
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .timezone('browser')
+    .refresh('1m')
+    .time({ from: 'now-24h', to: 'now' })
+    .link(
+      new dashboard.DashboardLinkBuilder('Connect dashboards')
+        .type(dashboard.DashboardLinkType.Dashboards)
+        .tags(['connect'])
+        .asDropdown(true)
+        .includeVars(true)
+        .keepTime(true),
+    );
+}

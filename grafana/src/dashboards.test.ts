@@ -1,0 +1,183 @@
+// The generated dashboards: committed and reproducible, lint-clean against the rules of Grafana's
+// dashboard linter that fit, pointing only at provisioned datasources, and covering every card and
+// tab of the old System Health page. The queries themselves run in dashboards.e2e.test.ts.
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Dashboard, Panel } from '@grafana/grafana-foundation-sdk/dashboard';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { DATASOURCES } from './common.js';
+import { DASHBOARDS_DIR, staleDashboards } from './generate.js';
+import { DASHBOARDS } from './index.js';
+import { expandPromql, expandSql, lintDashboard, panelsOf, promqlLintProblems, promqlSyntaxErrors, rowsOf, targetsOf, type ProvisionedDatasource } from './verify.js';
+
+const PROVISIONING = new URL('../provisioning/', import.meta.url);
+
+function provisionedDatasources(): ProvisionedDatasource[] {
+  const dir = new URL('datasources/', PROVISIONING);
+  return readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .flatMap((f) => (parse(readFileSync(new URL(f, dir), 'utf8')) as { datasources?: ProvisionedDatasource[] }).datasources ?? []);
+}
+
+const committed = (file: string) => JSON.parse(readFileSync(join(DASHBOARDS_DIR, file), 'utf8')) as Dashboard;
+
+describe('generated dashboards', () => {
+  it('are committed exactly as the code generates them', () => {
+    expect(staleDashboards()).toEqual({ stale: [], stray: [] });
+    expect(Object.keys(DASHBOARDS).sort()).toEqual(['exporter.json', 'system-health.json', 'web-vitals.json']);
+  });
+
+  it('the check notices an edited, a missing and a stray file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-dashboards-'));
+    try {
+      cpSync(DASHBOARDS_DIR, dir, { recursive: true });
+      expect(staleDashboards(dir)).toEqual({ stale: [], stray: [] });
+      const edited = committed('exporter.json');
+      edited.title = 'Edited by hand';
+      writeFileSync(join(dir, 'exporter.json'), `${JSON.stringify(edited, null, 2)}\n`);
+      rmSync(join(dir, 'web-vitals.json'));
+      writeFileSync(join(dir, 'old.json'), '{}\n');
+      expect(staleDashboards(dir)).toEqual({ stale: ['web-vitals.json', 'exporter.json'], stray: ['old.json'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('use only the datasources provisioning defines, with the same uids and types', () => {
+    const provisioned = provisionedDatasources();
+    for (const ds of Object.values(DATASOURCES)) expect(provisioned).toContainEqual(expect.objectContaining({ uid: ds.uid, type: ds.type }));
+  });
+
+  it.each(Object.keys(DASHBOARDS))('%s passes the dashboard lint rules', (file) => {
+    expect(lintDashboard(file, committed(file), provisionedDatasources())).toEqual([]);
+  });
+
+  it.each(Object.keys(DASHBOARDS))('%s has unique uid and parseable PromQL in every target', (file) => {
+    const board = committed(file);
+    const targets = targetsOf(file, board);
+    expect(targets.length).toBeGreaterThan(5);
+    const vars = Object.fromEntries((board.templating?.list ?? []).map((v) => [v.name, '.*']));
+    for (const t of targets.filter((t) => t.kind === 'prometheus')) {
+      const expr = expandPromql(t.query, { variables: vars, rateInterval: '1m', interval: '15s', range: '24h' });
+      expect(promqlSyntaxErrors(expr), `${t.where}: ${expr}`).toEqual([]);
+    }
+    const uids = Object.keys(DASHBOARDS).map((f) => committed(f).uid);
+    expect(new Set(uids).size).toBe(uids.length);
+  });
+});
+
+describe('the System Health dashboard replaces the old page', () => {
+  const board = committed('system-health.json');
+  const titles = panelsOf(board).map((p) => p.title);
+
+  it('has the uid the alerts link to', () => {
+    expect(board.uid).toBe('cc-system-health');
+    const rules = readFileSync(new URL('../../prometheus/rules/connect.yml', import.meta.url), 'utf8');
+    expect(rules).toContain('/d/cc-system-health');
+  });
+
+  it("every alert's dashboard_url opens a dashboard and panel that exist", () => {
+    const files = ['../../prometheus/rules/connect.yml', '../../prometheus/tests/connect-alerts.test.yml'];
+    const boards = new Map(Object.keys(DASHBOARDS).map((f) => [committed(f).uid, committed(f)]));
+    let links = 0;
+    for (const file of files) {
+      const text = readFileSync(new URL(file, import.meta.url), 'utf8');
+      for (const m of text.matchAll(/dashboard_url: \S+\/d\/([\w-]+)\/[\w-]+(?:\?viewPanel=panel-(\d+))?\s/g)) {
+        links += 1;
+        const target = boards.get(m[1]!);
+        expect(target, `${file}: dashboard ${m[1]}`).toBeDefined();
+        if (m[2]) expect(panelsOf(target!).map((p) => p.id), `${file}: panel ${m[2]}`).toContain(Number(m[2]));
+      }
+      // any other form of link would escape the check above
+      expect(text.match(/dashboard_url:/g)?.length ?? 0).toBe([...text.matchAll(/dashboard_url: \S+\/d\/([\w-]+)\/[\w-]+(?:\?viewPanel=panel-(\d+))?\s/g)].length);
+    }
+    expect(links).toBeGreaterThan(15);
+  });
+
+  it('has the four overview cards first, then one row per tab of the page', () => {
+    const cards = (board.panels ?? []).slice(0, 4) as Panel[];
+    expect(cards.map((p) => [p.type, p.title])).toEqual([
+      ['stat', 'Errors'],
+      ['stat', 'Active alerts'],
+      ['stat', 'API latency'],
+      ['stat', 'Order health'],
+    ]);
+    expect(rowsOf(board).map((r) => r.title)).toEqual(['Errors', 'Latency', 'Alerts', 'Orders', 'Deployments', 'Database and backups']);
+    for (const title of ['Recent errors', 'Error rate by type', 'API latency by endpoint', 'Active alerts', 'Alert history', 'Completion rate',
+      'Active orders by status and store', 'Stuck orders by status and store', 'Order completion time', 'Revenue per hour', 'Deployment history']) {
+      expect(titles).toContain(title);
+    }
+  });
+
+  it('the latency table has the columns of the old one: avg, p50, p95, p99, count, errors', () => {
+    const latency = panelsOf(board).find((p) => p.title === 'API latency by endpoint')!;
+    const names = (latency.fieldConfig?.overrides ?? []).flatMap((o) => (o.properties ?? []).filter((p) => p.id === 'displayName').map((p) => p.value));
+    expect(names).toEqual(['Average', 'p50', 'p95', 'p99', 'Requests', 'Errors']);
+    expect(((latency.targets ?? []) as { refId?: string }[]).map((t) => t.refId)).toEqual(['A', 'B', 'C', 'D', 'E', 'F']);
+  });
+
+  it('puts every deploy on every time series: an enabled annotation of the deploy tag', () => {
+    for (const file of Object.keys(DASHBOARDS)) {
+      const deploys = committed(file).annotations?.list?.find((a) => a.name === 'Deploys');
+      expect(deploys, file).toMatchObject({ enable: true, datasource: { type: 'grafana' }, target: { type: 'tags', tags: ['deploy'] } });
+    }
+  });
+
+  it('has datasource, store and environment variables', () => {
+    expect((board.templating?.list ?? []).map((v) => v.name)).toEqual(['datasource', 'postgres', 'store', 'environment']);
+  });
+});
+
+describe('the lint rules catch what they are for', () => {
+  const provisioned = [
+    { uid: 'cc-prometheus', type: 'prometheus' },
+    { uid: 'cc-postgres', type: 'grafana-postgresql-datasource' },
+  ];
+  const base = (): Dashboard => structuredClone(committed('exporter.json'));
+  const firstPanel = (b: Dashboard) => panelsOf(b)[0]!;
+
+  it('a missing description, an unknown unit, a fixed datasource uid', () => {
+    const b = base();
+    delete firstPanel(b).description;
+    firstPanel(b).fieldConfig!.defaults.unit = 'furlongs';
+    firstPanel(b).datasource = { type: 'prometheus', uid: 'some-other-prometheus' };
+    const problems = lintDashboard('x', b, provisioned).join('\n');
+    expect(problems).toContain('no description');
+    expect(problems).toContain('unknown unit "furlongs"');
+    expect(problems).toContain('panel datasource is not a datasource variable');
+    expect(problems).toContain('datasource uid "some-other-prometheus" is not provisioned');
+  });
+
+  it('a datasource variable defaulting to something provisioning does not define', () => {
+    const b = base();
+    b.templating!.list![0]!.current = { text: 'x', value: 'gone' };
+    expect(lintDashboard('x', b, provisioned).join('\n')).toContain('defaults to datasource uid "gone"');
+  });
+
+  it('a fixed rate window, a bare counter and a syntax error', () => {
+    expect(promqlLintProblems('sum(rate(cc_events_total[5m]))')).toEqual(['rate() over [5m]: use $__rate_interval (or $__range for a total over the time range)']);
+    expect(promqlLintProblems('sum(cc_events_total)')).toEqual(['counter cc_events_total read without rate(), irate() or increase()']);
+    expect(promqlLintProblems('histogram_quantile(0.9, sum by (le) (rate(x_bucket{a=~"$store"}[$__rate_interval])))')).toEqual([]);
+    expect(promqlSyntaxErrors('sum(rate(x[5m])')).not.toEqual([]);
+  });
+});
+
+describe('macro and variable expansion', () => {
+  const range = { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-01T01:00:00Z') };
+
+  it('expands the SQL time macros and variables the way the PostgreSQL datasource does', () => {
+    expect(expandSql("SELECT 1 WHERE $__timeFilter(created_at) AND s ~ '^(${store:regex})$' AND e IN ($env)", range, { store: ['down.town', 'harbor'], env: ['a', "o'b"] })).toBe(
+      "SELECT 1 WHERE created_at BETWEEN '2026-01-01T00:00:00.000Z' AND '2026-01-01T01:00:00.000Z' AND s ~ '^((down\\.town|harbor))$' AND e IN ('a','o''b')",
+    );
+    expect(expandSql('SELECT $__timeGroupAlias(t, 5m)', range, {})).toBe('SELECT floor(extract(epoch from t)/300)*300 AS "time"');
+    expect(() => expandSql('SELECT $__schema()', range, {})).toThrow('unsupported macro $__schema');
+    expect(() => expandSql('SELECT $nope', range, {})).toThrow('unknown variable $nope');
+  });
+
+  it('expands PromQL intervals and multi-value variables as regex', () => {
+    const e = { variables: { store: ['a', 'b'], page: '.*' }, rateInterval: '1m', interval: '15s', range: '24h' };
+    expect(expandPromql('rate(x{store=~"$store",page=~"${page}"}[$__rate_interval]) + increase(y[$__range])', e)).toBe('rate(x{store=~"(a|b)",page=~".*"}[1m]) + increase(y[24h])');
+  });
+});

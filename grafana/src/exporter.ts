@@ -1,0 +1,149 @@
+// "Exporter": the health of the monitoring path itself. Is Postgres reachable, does every
+// collector succeed and how long it takes, how far the event cursor lags, how much the OTLP
+// receiver takes in and refuses, and whether alert history and SMS deliveries succeed.
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as units from '@grafana/grafana-foundation-sdk/units';
+import { baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, postgresVariable, prom, statPanel, timeseriesPanel } from './common.js';
+
+export const EXPORTER_UID = 'cc-exporter';
+
+export function exporter(): dashboard.DashboardBuilder {
+  const board = baseDashboard('Exporter', EXPORTER_UID, 'The Connect exporter: scrapes, collectors, the event cursor, OTLP ingest and the Alertmanager webhooks.')
+    .withVariable(datasourceVariable())
+    .withVariable(postgresVariable())
+    .withVariable(environmentVariable())
+    .annotations(deployAnnotations());
+
+  board
+    .withPanel(
+      statPanel({
+        title: 'Exporter up',
+        description: 'Whether Prometheus could scrape each exporter (up), per instance.',
+        unit: units.BoolYesNo,
+        named: true,
+        width: 6,
+        targets: [prom('up{job="cc-exporter"}', { legend: '{{instance}}', instant: true })],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'Postgres reachable',
+        description: 'cc_up: whether the exporter reached Postgres on its last scrape. When it is 0 the business series are absent, never frozen.',
+        unit: units.BoolYesNo,
+        named: true,
+        width: 6,
+        targets: [prom('cc_up', { legend: '{{instance}}', instant: true })],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'Event cursor backlog',
+        description: 'cc_events_pending: runtime_metrics rows behind the cursor, not yet settled or not yet read. A long-open write transaction anywhere on the server holds it back; EventCursorBehind fires above 1,000.',
+        unit: units.Short,
+        width: 6,
+        thresholds: [[1000, 'red']],
+        targets: [prom('sum(cc_events_pending)', { instant: true })],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'Version',
+        description: 'The exporter version and Node.js runtime of each instance.',
+        unit: units.String,
+        named: true,
+        width: 6,
+        targets: [prom('cc_exporter_build_info', { legend: '{{version}} (node {{nodejs}})', instant: true })],
+      }),
+    );
+
+  board
+    .withRow(new dashboard.RowBuilder('Collectors'))
+    .withPanel(
+      timeseriesPanel({
+        title: 'Collector success',
+        description: 'cc_collector_success per collector: 1 when its queries succeeded on the scrape, 0 when they failed (the scrape itself still answers). CollectorFailing fires on 0.',
+        unit: units.BoolYesNo,
+        min: 0,
+        max: 1,
+        targets: [prom('min by (collector) (cc_collector_success)', { legend: '{{collector}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Collector duration',
+        description: 'How long each collector took on the scrape, and the whole scrape as Prometheus measured it. The scrape timeout is 10 s.',
+        unit: units.Seconds,
+        min: 0,
+        targets: [
+          prom('max by (collector) (cc_collector_duration_seconds)', { legend: '{{collector}}' }),
+          prom('max(scrape_duration_seconds{job="cc-exporter"})', { legend: 'whole scrape' }),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Event cursor backlog',
+        description: 'Rows behind the event cursor over time. It should return to near 0 after every scrape.',
+        unit: units.Short,
+        min: 0,
+        thresholds: [[1000, 'red']],
+        targets: [prom('sum(cc_events_pending)', { legend: 'pending rows' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Events counted by type',
+        description: 'runtime_metrics rows counted per second, by event type: the ingest rate of everything (OTLP receiver, the app, edge functions, order triggers).',
+        unit: units.OpsPerSecond,
+        stacked: true,
+        targets: [prom('sum by (event_type) (rate(cc_events_total[$__rate_interval]))', { legend: '{{event_type}}' })],
+      }),
+    );
+
+  board
+    .withRow(new dashboard.RowBuilder('OTLP ingest'))
+    .withPanel(
+      timeseriesPanel({
+        title: 'OTLP requests by status',
+        description: 'Trace export requests per second by HTTP status: 200 stored, 400 malformed (not retried), 413 too large, 415 wrong content type, 429 rate limited, 503 Postgres unavailable (the client retries).',
+        unit: units.RequestsPerSecond,
+        stacked: true,
+        targets: [prom('sum by (code) (rate(cc_otlp_requests_total[$__rate_interval]))', { legend: '{{code}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'OTLP spans accepted and rejected',
+        description: 'Spans per second in decoded requests: accepted, or rejected as partial success (no valid start or end time, a web vital without a name or value).',
+        unit: units.OpsPerSecond,
+        targets: [prom('sum by (outcome) (rate(cc_otlp_spans_total[$__rate_interval]))', { legend: '{{outcome}}' })],
+      }),
+    );
+
+  board
+    .withRow(new dashboard.RowBuilder('Webhooks and SMS'))
+    .withPanel(
+      timeseriesPanel({
+        title: 'Alert history writes',
+        description: 'Alert notifications written to alert_history per minute (firing, resolved), and deliveries that could not be written (answered 503, so Alertmanager retries).',
+        unit: units.CountsPerMinute,
+        targets: [
+          prom('sum by (status) (rate(cc_alert_history_writes_total[$__rate_interval])) * 60', { legend: '{{status}}' }),
+          prom('sum(rate(cc_alert_history_write_failures_total[$__rate_interval])) * 60', { legend: 'failed' }),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'SMS sent and failed',
+        description: 'Text messages Twilio accepted per minute, and those it did not accept after every retry. SmsBridgeFailing fires on a failure.',
+        unit: units.CountsPerMinute,
+        targets: [
+          prom('sum(rate(cc_sms_sent_total[$__rate_interval])) * 60', { legend: 'sent' }),
+          prom('sum(rate(cc_sms_failures_total[$__rate_interval])) * 60', { legend: 'failed' }),
+        ],
+      }),
+    );
+
+  return board;
+}

@@ -1,0 +1,38 @@
+// The dashboards, by the file each is generated into under grafana/dashboards/. The only list.
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { exporter } from './exporter.js';
+import { systemHealth } from './system-health.js';
+import { webVitals } from './web-vitals.js';
+
+export const DASHBOARDS: Record<string, () => Dashboard> = {
+  'system-health.json': () => finalize(systemHealth().build()),
+  'web-vitals.json': () => finalize(webVitals().build()),
+  'exporter.json': () => finalize(exporter().build()),
+};
+
+/**
+ * Stable panel ids (links to a panel use them) and query refIds (table columns and overrides
+ * name them), assigned in order where the code did not set them.
+ */
+export function finalize(board: Dashboard): Dashboard {
+  const taken = new Set((board.panels ?? []).map((p) => p.id).filter((id) => id));
+  let nextId = 1;
+  for (const panel of board.panels ?? []) {
+    if (!panel.id) {
+      // the SDK's rows default to 0; fixed ids (link targets) are never reused
+      while (taken.has(nextId)) nextId += 1;
+      panel.id = nextId;
+      taken.add(nextId);
+    }
+    const targets = (panel as { targets?: { refId?: string }[] }).targets ?? [];
+    targets.forEach((target, i) => {
+      target.refId ??= String.fromCharCode(65 + i);
+    });
+  }
+  return board;
+}
+
+/** A dashboard as committed: stable key order of the SDK's output, two-space indent, final newline. */
+export function render(board: Dashboard): string {
+  return `${JSON.stringify(board, null, 2)}\n`;
+}

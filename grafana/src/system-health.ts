@@ -1,0 +1,467 @@
+// "System Health": the old SystemHealth.tsx page as a dashboard. Its four overview cards on top,
+// then one row per tab of the page (Errors, Latency, Alerts, Orders, Deployments). Live numbers
+// come from Prometheus; lists of individual things (errors, alerts, deploys) from Postgres.
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as units from '@grafana/grafana-foundation-sdk/units';
+import {
+  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, postgresVariable, prom, sql, statPanel, storeVariable, tablePanel,
+  timeseriesPanel,
+} from './common.js';
+
+export const SYSTEM_HEALTH_UID = 'cc-system-health';
+
+/** Panels the alerts link to (dashboard_url …?viewPanel=panel-<id>): fixed, so links survive edits. */
+export const LINKED_PANELS = {
+  apiErrors: 101,
+  apiLatency: 102,
+  stuckOrders: 103,
+  paymentFailures: 104,
+  dbSize: 105,
+  dbConnections: 106,
+  deployments: 107,
+  backups: 108,
+} as const;
+
+const api = 'cc_api_request_duration_seconds';
+const apiErrors = `${api}_count{status_class=~"5xx|network"}`;
+
+export function systemHealth(): dashboard.DashboardBuilder {
+  const board = baseDashboard(
+    'System Health',
+    SYSTEM_HEALTH_UID,
+    "Cameron's Connect at a glance: errors, API latency, alerts, orders and deployments. Replaces the System Health page of the app.",
+  )
+    .withVariable(datasourceVariable())
+    .withVariable(postgresVariable())
+    .withVariable(storeVariable())
+    .withVariable(environmentVariable())
+    .annotations(deployAnnotations());
+
+  // --- Overview cards (the page's four cards), totals over the dashboard's time range.
+  board
+    .withPanel(
+      statPanel({
+        title: 'Errors',
+        description: 'Frontend errors in the time range (24 h by default) and how many distinct sessions had at least one. From runtime_metrics error rows.',
+        unit: units.Short,
+        named: true,
+        targets: [
+          sql(`
+            SELECT count(*) AS "Errors",
+                   count(DISTINCT session_id) AS "Affected sessions"
+              FROM public.runtime_metrics
+             WHERE event_type = 'error'
+               AND $__timeFilter(created_at)`),
+        ],
+        thresholds: [[1, 'orange']],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'Active alerts',
+        description: 'Alerts firing now in Prometheus, and how many of them are critical (those page by SMS). Silenced alerts still count here; see the Alerts row.',
+        unit: units.Short,
+        named: true,
+        targets: [
+          prom('count(ALERTS{alertstate="firing"}) or vector(0)', { legend: 'Firing', instant: true, refId: 'A' }),
+          prom('count(ALERTS{alertstate="firing", severity="critical"}) or vector(0)', { legend: 'Critical', instant: true, refId: 'B' }),
+        ],
+        thresholds: [[1, 'red']],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'API latency',
+        description: 'Average and 95th percentile duration of API requests seen by browsers over the time range. HighApiLatency fires when the 5-minute p95 passes 2 s.',
+        unit: units.Seconds,
+        named: true,
+        targets: [
+          prom(`sum(rate(${api}_sum[$__range])) / sum(rate(${api}_count[$__range]))`, { legend: 'Average', instant: true, refId: 'A' }),
+          prom(`histogram_quantile(0.95, sum by (le) (rate(${api}_bucket[$__range])))`, { legend: 'p95', instant: true, refId: 'B' }),
+        ],
+        thresholds: [[1, 'orange'], [2, 'red']],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'Order health',
+        description: 'Orders active now (pending, confirmed, preparing, ready) and how many of them are stuck in their status past the threshold (preparing 30 min, ready 60 min by default).',
+        unit: units.Short,
+        named: true,
+        targets: [
+          prom('sum(cc_orders_active{store=~"$store"}) or vector(0)', { legend: 'Active', instant: true, refId: 'A' }),
+          prom('sum(cc_orders_stuck{store=~"$store"}) or vector(0)', { legend: 'Stuck', instant: true, refId: 'B' }),
+        ],
+      }),
+    );
+
+  // --- Errors tab
+  board
+    .withRow(new dashboard.RowBuilder('Errors'))
+    .withPanel(
+      timeseriesPanel({
+        title: 'Error rate by type',
+        description: 'Frontend errors per minute by error type (the exception type, or span_error). Types are capped; rare ones fold into "other".',
+        unit: units.CountsPerMinute,
+        stacked: true,
+        targets: [prom('sum by (error_type) (rate(cc_frontend_errors_total[$__rate_interval])) * 60', { legend: '{{error_type}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        id: LINKED_PANELS.apiErrors,
+        title: 'API error ratio',
+        description: 'Share of API requests that failed (5xx or a network failure) over 5 minutes. HighErrorRate fires above 5 % over 15 minutes.',
+        unit: units.PercentUnit,
+        min: 0,
+        thresholds: [[0.05, 'red']],
+        targets: [prom(`sum(rate(${apiErrors}[$__rate_interval])) / sum(rate(${api}_count[$__rate_interval]))`, { legend: 'error ratio' })],
+      }),
+    )
+    .withPanel(
+      tablePanel({
+        title: 'Recent errors',
+        description: 'The latest 100 frontend errors in the time range with their type, message, page URL and session. Messages and URLs are scrubbed of e-mail addresses and tokens on the way in.',
+        unit: units.String,
+        columns: { time: { unit: units.DatetimeISO, displayName: 'Time' } },
+        targets: [
+          sql(`
+            SELECT created_at AS "time",
+                   event_data ->> 'error_type' AS "Type",
+                   event_data ->> 'message' AS "Message",
+                   event_data ->> 'url' AS "URL",
+                   session_id AS "Session"
+              FROM public.runtime_metrics
+             WHERE event_type = 'error'
+               AND $__timeFilter(created_at)
+             ORDER BY created_at DESC
+             LIMIT 100`),
+        ],
+      }),
+    );
+
+  // --- Latency tab: the page's per-endpoint statistics table
+  const perEndpoint = (expr: string, refId: string) => prom(expr, { instant: true, table: true, refId });
+  board
+    .withRow(new dashboard.RowBuilder('Latency'))
+    .withPanel(
+      tablePanel({
+        title: 'API latency by endpoint',
+        description: 'Per endpoint (route template) over the time range: average, median, 95th and 99th percentile duration, request count and error count (5xx and network failures). Percentiles are estimated from histogram buckets.',
+        unit: units.Seconds,
+        joinOn: 'endpoint',
+        columns: {
+          'Value #A': { displayName: 'Average', unit: units.Seconds },
+          'Value #B': { displayName: 'p50', unit: units.Seconds },
+          'Value #C': { displayName: 'p95', unit: units.Seconds },
+          'Value #D': { displayName: 'p99', unit: units.Seconds },
+          'Value #E': { displayName: 'Requests', unit: units.Short },
+          'Value #F': { displayName: 'Errors', unit: units.Short },
+        },
+        sortBy: { column: 'Requests', desc: true },
+        targets: [
+          perEndpoint(`sum by (endpoint) (rate(${api}_sum[$__range])) / sum by (endpoint) (rate(${api}_count[$__range]))`, 'A'),
+          perEndpoint(`histogram_quantile(0.50, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'B'),
+          perEndpoint(`histogram_quantile(0.95, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'C'),
+          perEndpoint(`histogram_quantile(0.99, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'D'),
+          perEndpoint(`round(sum by (endpoint) (increase(${api}_count[$__range])))`, 'E'),
+          perEndpoint(`round(sum by (endpoint) (increase(${apiErrors}[$__range])))`, 'F'),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        id: LINKED_PANELS.apiLatency,
+        title: 'API latency percentiles',
+        description: 'Median, 95th and 99th percentile duration of all API requests. The dashed line is the 2 s threshold of HighApiLatency.',
+        unit: units.Seconds,
+        min: 0,
+        thresholds: [[2, 'red']],
+        targets: [
+          prom(`histogram_quantile(0.50, sum by (le) (rate(${api}_bucket[$__rate_interval])))`, { legend: 'p50' }),
+          prom(`histogram_quantile(0.95, sum by (le) (rate(${api}_bucket[$__rate_interval])))`, { legend: 'p95' }),
+          prom(`histogram_quantile(0.99, sum by (le) (rate(${api}_bucket[$__rate_interval])))`, { legend: 'p99' }),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'API requests by status class',
+        description: 'API requests per second by status class; "network" is a request that got no response (offline, CORS, aborted).',
+        unit: units.RequestsPerSecond,
+        stacked: true,
+        targets: [prom(`sum by (status_class) (rate(${api}_count[$__rate_interval]))`, { legend: '{{status_class}}' })],
+      }),
+    );
+
+  // --- Alerts tab
+  board
+    .withRow(new dashboard.RowBuilder('Alerts'))
+    .withPanel(
+      tablePanel({
+        title: 'Active alerts',
+        description: 'Alerts firing now, with their labels. Acknowledge one by silencing it in Alerting > Silences (Alertmanager datasource); the alert stays here until its condition clears.',
+        unit: units.String,
+        width: 16,
+        columns: {
+          Time: { hidden: true },
+          __name__: { hidden: true },
+          alertstate: { hidden: true },
+          Value: { hidden: true },
+        },
+        targets: [prom('ALERTS{alertstate="firing"}', { instant: true, table: true })],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'Alerts in Alertmanager',
+        description: "Alerts Alertmanager holds now: active ones are notified, suppressed ones are silenced (acknowledged) or inhibited. Counts Alertmanager's own alerts, including the DeploymentRolledBack alert cc-ops pushes.",
+        unit: units.Short,
+        named: true,
+        width: 8,
+        height: 9,
+        targets: [prom('sum by (state) (alertmanager_alerts)', { legend: '{{state}}', instant: true })],
+      }),
+    )
+    .withPanel(
+      tablePanel({
+        title: 'Alert history',
+        description: 'Every alert notification Alertmanager delivered to the alert-history webhook in the time range, newest first: when it started and ended, its severity and how many notifications it took.',
+        unit: units.String,
+        columns: {
+          time: { unit: units.DatetimeISO, displayName: 'Started' },
+          Ended: { unit: units.DatetimeISO },
+          Notifications: { unit: units.Short },
+        },
+        targets: [
+          sql(`
+            SELECT starts_at AS "time",
+                   alertname AS "Alert",
+                   severity AS "Severity",
+                   status AS "Status",
+                   ends_at AS "Ended",
+                   annotations ->> 'summary' AS "Summary",
+                   receiver AS "Receiver",
+                   notifications AS "Notifications"
+              FROM public.alert_history
+             WHERE $__timeFilter(starts_at)
+             ORDER BY starts_at DESC
+             LIMIT 200`),
+        ],
+      }),
+    );
+
+  // --- Orders tab
+  const orders = 'cc_order_transitions_total';
+  board
+    .withRow(new dashboard.RowBuilder('Orders'))
+    .withPanel(
+      statPanel({
+        title: 'Completion rate',
+        description: 'Of the orders that finished in the time range, the share completed rather than cancelled.',
+        unit: units.PercentUnit,
+        width: 6,
+        height: 8,
+        targets: [
+          prom(
+            `sum(increase(${orders}{to="completed", store=~"$store"}[$__range])) / sum(increase(${orders}{to=~"completed|cancelled", store=~"$store"}[$__range]))`,
+            { instant: true },
+          ),
+        ],
+        thresholds: [[0.9, 'green']],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Active orders by status and store',
+        description: 'Orders in each non-terminal status, per store.',
+        unit: units.Short,
+        width: 9,
+        stacked: true,
+        targets: [prom('sum by (store, status) (cc_orders_active{store=~"$store"})', { legend: '{{store}} {{status}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        id: LINKED_PANELS.stuckOrders,
+        title: 'Stuck orders by status and store',
+        description: 'Active orders in their status longer than the stuck threshold. StuckOrders fires when one stays stuck for 45 minutes; auto-heal moves them on.',
+        unit: units.Short,
+        width: 9,
+        thresholds: [[1, 'orange']],
+        targets: [prom('sum by (store, status) (cc_orders_stuck{store=~"$store"})', { legend: '{{store}} {{status}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Order completion time',
+        description: 'Time from order creation to completion: median and 95th percentile, from the completion-duration histogram.',
+        unit: units.Seconds,
+        targets: [
+          prom('histogram_quantile(0.50, sum by (le) (rate(cc_order_completion_duration_seconds_bucket{store=~"$store"}[$__rate_interval])))', { legend: 'p50' }),
+          prom('histogram_quantile(0.95, sum by (le) (rate(cc_order_completion_duration_seconds_bucket{store=~"$store"}[$__rate_interval])))', { legend: 'p95' }),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Revenue per hour',
+        description: 'Revenue of completed orders, as an hourly rate, per store.',
+        unit: units.Dollars,
+        stacked: true,
+        targets: [prom('sum by (store) (rate(cc_order_revenue_total{store=~"$store"}[$__rate_interval])) * 3600', { legend: '{{store}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        id: LINKED_PANELS.paymentFailures,
+        title: 'Payment failures',
+        description: 'Failed payments per minute by provider and reason. PaymentFailures pages (SMS included) on the first one in 5 minutes.',
+        unit: units.CountsPerMinute,
+        width: 24,
+        stacked: true,
+        targets: [
+          prom('sum by (provider, reason) (rate(cc_payment_failures_total[$__rate_interval])) * 60', { legend: '{{provider}}: {{reason}}' }),
+          prom('sum(rate(cc_events_total{event_type="payment_failure"}[$__rate_interval])) * 60', { legend: 'all' }),
+        ],
+      }),
+    )
+    .withPanel(
+      tablePanel({
+        title: 'Order health by hour',
+        description: 'The mv_order_health view (refreshed by maintenance every 15 minutes): orders, completions, cancellations, stuck orders, average completion time and revenue per hour and store.',
+        unit: units.Short,
+        columns: {
+          time: { unit: units.DatetimeISO, displayName: 'Hour' },
+          'Avg completion': { unit: units.Seconds },
+          Revenue: { unit: units.Dollars },
+        },
+        targets: [
+          sql(`
+            SELECT h.hour AS "time",
+                   s.store AS "Store",
+                   h.total_orders AS "Orders",
+                   h.completed_orders AS "Completed",
+                   h.cancelled_orders AS "Cancelled",
+                   h.stuck_preparing + h.stuck_ready AS "Stuck",
+                   round((h.avg_completion_minutes * 60)::numeric, 1) AS "Avg completion",
+                   h.revenue AS "Revenue"
+              FROM public.mv_order_health h
+              JOIN observability.stores s ON s.store_id = h.store_id
+             WHERE $__timeFilter(h.hour)
+               AND s.store ~ '^(\${store:regex})$'
+             ORDER BY h.hour DESC, s.store`),
+        ],
+      }),
+    );
+
+  // --- Deployments tab
+  board
+    .withRow(new dashboard.RowBuilder('Deployments'))
+    .withPanel(
+      tablePanel({
+        title: 'Deployed now',
+        description: 'The latest deployment of each environment: version, commit and status.',
+        unit: units.String,
+        width: 12,
+        height: 6,
+        columns: { Time: { hidden: true }, Value: { hidden: true }, __name__: { hidden: true }, job: { hidden: true }, instance: { hidden: true } },
+        targets: [prom('cc_deployment_info{environment=~"$environment"}', { instant: true, table: true })],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'Since the last successful deploy',
+        description: 'Time since the last deployment that passed its smoke tests, per environment.',
+        unit: units.Seconds,
+        named: true,
+        width: 6,
+        height: 6,
+        targets: [prom('time() - cc_deployment_last_success_timestamp_seconds{environment=~"$environment"}', { legend: '{{environment}}', instant: true })],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        title: 'Rollbacks',
+        description: 'Deployments rolled back in the time range, per environment. DeploymentRolledBack pages when one happens.',
+        unit: units.Short,
+        named: true,
+        width: 6,
+        height: 6,
+        thresholds: [[1, 'red']],
+        targets: [prom('round(sum by (environment) (increase(cc_deployment_rollbacks_total{environment=~"$environment"}[$__range])))', { legend: '{{environment}}', instant: true })],
+      }),
+    )
+    .withPanel(
+      tablePanel({
+        id: LINKED_PANELS.deployments,
+        title: 'Deployment history',
+        description: 'Deployments in the time range from deployment_log, newest first: environment, version, commit, status, smoke-test result, and the deployment a rollback returned to.',
+        unit: units.String,
+        columns: {
+          time: { unit: units.DatetimeISO, displayName: 'Deployed' },
+          Finished: { unit: units.DatetimeISO },
+          'Smoke tests passed': { unit: units.BoolYesNo },
+        },
+        targets: [
+          sql(`
+            SELECT d.deployed_at AS "time",
+                   d.environment AS "Environment",
+                   d.version AS "Version",
+                   left(d.commit_sha, 12) AS "Commit",
+                   d.status AS "Status",
+                   d.smoke_test_passed AS "Smoke tests passed",
+                   d.finished_at AS "Finished",
+                   d.deployed_by AS "By",
+                   t.deployment_id AS "Rolled back to"
+              FROM public.deployment_log d
+              LEFT JOIN public.deployment_log t ON t.id = d.rollback_target_id
+             WHERE $__timeFilter(d.deployed_at)
+               AND d.environment ~ '^(\${environment:regex})$'
+             ORDER BY d.deployed_at DESC
+             LIMIT 200`),
+        ],
+      }),
+    );
+
+  // --- Database and backups: what the old page did not show but its alerts watched
+  board
+    .withRow(new dashboard.RowBuilder('Database and backups'))
+    .withPanel(
+      timeseriesPanel({
+        id: LINKED_PANELS.dbSize,
+        title: 'Database size',
+        description: "Size of the app's database and the plan's limit (DB_SIZE_LIMIT_BYTES). LowDiskSpace warns at 80 % and is critical at 95 %.",
+        unit: units.BytesIEC,
+        width: 9,
+        min: 0,
+        targets: [prom('max(cc_db_size_bytes)', { legend: 'size' }), prom('max(cc_db_size_limit_bytes)', { legend: 'limit' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        id: LINKED_PANELS.dbConnections,
+        title: 'Database connections',
+        description: 'Client connections by state and max_connections. DbConnectionPoolSaturated fires above 90 % of the maximum.',
+        unit: units.Short,
+        width: 9,
+        min: 0,
+        stacked: false,
+        targets: [prom('sum by (state) (cc_db_connections)', { legend: '{{state}}' }), prom('max(cc_db_max_connections)', { legend: 'max_connections' })],
+      }),
+    )
+    .withPanel(
+      statPanel({
+        id: LINKED_PANELS.backups,
+        title: 'Since the last backup',
+        description: 'Time since the last successful cc-ops backup. BackupTooOld fires after 26 hours.',
+        unit: units.Seconds,
+        width: 6,
+        height: 8,
+        thresholds: [[26 * 3600, 'red']],
+        targets: [prom('time() - max(cc_backup_last_success_timestamp_seconds)', { instant: true })],
+      }),
+    );
+
+  return board;
+}
