@@ -121,6 +121,39 @@ export function exporter(): dashboard.DashboardBuilder {
     );
 
   board
+    .withRow(new dashboard.RowBuilder('Maintenance'))
+    .withPanel(
+      statPanel({
+        title: 'Since the last maintenance run',
+        description: 'Time since run_system_maintenance() last completed (auto-heal, mv_order_health refresh, old-metrics cleanup), whether pg_cron or an exporter ran it. It runs every 15 minutes.',
+        unit: units.Seconds,
+        width: 6,
+        thresholds: [[3600, 'red']],
+        targets: [prom('time() - max(cc_maintenance_last_run_timestamp_seconds)', { instant: true })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Maintenance duration',
+        description: 'How long the last run_system_maintenance() took.',
+        unit: units.Seconds,
+        width: 9,
+        min: 0,
+        targets: [prom('max(cc_maintenance_last_duration_seconds)', { legend: 'last run' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Auto-heal corrections',
+        description: 'Orders auto-heal moved on, per hour, by action: preparing too long to ready, ready too long to completed.',
+        unit: units.Short,
+        width: 9,
+        stacked: true,
+        targets: [prom('sum by (action) (rate(cc_auto_heal_actions_total[$__rate_interval])) * 3600', { legend: '{{action}}' })],
+      }),
+    );
+
+  board
     .withRow(new dashboard.RowBuilder('Webhooks and SMS'))
     .withPanel(
       timeseriesPanel({

@@ -53,6 +53,8 @@ export interface AlertingStackOptions {
   timeScale?: number;
   /** extra exporter environment */
   env?: Record<string, string>;
+  /** load the demo data of sql/seed (stores, orders, deployments) */
+  seed?: boolean;
 }
 
 /** Divides every for: / keep_firing_for: and [range] duration of a rule file by scale. */
@@ -64,7 +66,7 @@ export function scaleRuleDurations(text: string, scale: number): string {
     .replace(/\[(\d+)([smhd])\]/g, (_m, amount: string, unit: string) => `[${scaled(amount, unit)}]`);
 }
 
-export async function startAlertingStack({ timeScale = 1, env = {} }: AlertingStackOptions = {}): Promise<AlertingStack> {
+export async function startAlertingStack({ timeScale = 1, env = {}, seed = false }: AlertingStackOptions = {}): Promise<AlertingStack> {
   const prometheusBinary = whichBinary('prometheus');
   const alertmanagerBinary = whichBinary('prometheus-alertmanager', 'alertmanager');
   if (!prometheusBinary || !alertmanagerBinary) throw new Error('prometheus and prometheus-alertmanager must be installed (Debian packages prometheus, prometheus-alertmanager)');
@@ -76,7 +78,7 @@ export async function startAlertingStack({ timeScale = 1, env = {} }: AlertingSt
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const db = await createTestDatabase(backend);
+    const db = await createTestDatabase(backend, { seed });
     stops.push(() => db.stop());
     const [smtp, slack, twilio] = await Promise.all([startSmtpSink(), startSlackSink(), startTwilioSink()]);
     stops.push(() => smtp.close(), () => slack.close(), () => twilio.close());

@@ -14,6 +14,8 @@ export default function announceSkips(): void {
   if (amtool.skip) skips.push(`amtool route tests: ${amtool.skip}`);
   const stack = alertingStackSkip();
   if (stack) skips.push(`the alerting end-to-end test: ${stack}`);
+  const compose = findTool('docker-compose');
+  if (compose.skip) skips.push(`docker-compose config (docker-compose.yml): ${compose.skip}`);
   const chromium = findTool('chromium');
   if (chromium.skip) skips.push(`the web-otel browser test: ${chromium.skip}`);
   if (skips.length > 0) {
