@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Dashboard, Panel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { deploymentsDashboardUrl } from '../../exporter/src/deploy/alertmanager.js';
 import { DATASOURCES } from './common.js';
 import { DASHBOARDS_DIR, staleDashboards } from './generate.js';
 import { DASHBOARDS } from './index.js';
@@ -94,6 +95,11 @@ describe('the System Health dashboard replaces the old page', () => {
       expect(text.match(/dashboard_url:/g)?.length ?? 0).toBe([...text.matchAll(/dashboard_url: \S+\/d\/([\w-]+)\/[\w-]+(?:\?viewPanel=panel-(\d+))?\s/g)].length);
     }
     expect(links).toBeGreaterThan(15);
+  });
+
+  it('the link of the rollback alert cc-ops pushes opens the Deployment history panel', () => {
+    const panel = deploymentsDashboardUrl('https://grafana.example/').match(/\/d\/cc-system-health\/system-health\?viewPanel=panel-(\d+)$/)?.[1];
+    expect(panelsOf(board).find((p) => p.id === Number(panel))?.title).toBe('Deployment history');
   });
 
   it('has the four overview cards first, then one row per tab of the page', () => {

@@ -1,0 +1,134 @@
+// Settings of the deploy commands (deploy, smoke, rollback, annotate), read once from the
+// environment like the exporter's: every problem listed at once, secrets from NAME or NAME_FILE.
+// Each command asks only for the parts it uses, so `cc-ops smoke` needs no database.
+import { readFileSync } from 'node:fs';
+import { ConfigError, type Env } from '../config.js';
+
+export const DEPLOY_DEFAULTS = {
+  VERCEL_API_URL: 'https://api.vercel.com',
+  OPS_HTTP_TIMEOUT_MS: '10000',
+} as const;
+
+export interface GrafanaSettings {
+  /** Grafana's base URL, e.g. https://grafana.example.com */
+  url: string;
+  /** a service-account token (Editor or the annotations:write permission) */
+  token: string;
+}
+
+export interface VercelSettings {
+  apiUrl: string;
+  token: string;
+  projectId: string;
+  /** the team that owns the project, when it is not a personal account */
+  teamId: string | undefined;
+}
+
+export interface AlertmanagerSettings {
+  /** Alertmanager's base URL, e.g. http://alertmanager:9093 */
+  url: string;
+  /** a bearer token, when Alertmanager sits behind an authenticating proxy */
+  token: string | undefined;
+}
+
+export interface DeploySettings {
+  databaseUrl: string | undefined;
+  /** undefined: GRAFANA_URL is not set, annotations are skipped (and said so) */
+  grafana: GrafanaSettings | undefined;
+  vercel: VercelSettings | undefined;
+  /** undefined: ALERTMANAGER_URL is not set, no alert is pushed (and said so) */
+  alertmanager: AlertmanagerSettings | undefined;
+  /** the timeout of every HTTP call to Grafana, Vercel and Alertmanager */
+  httpTimeoutMs: number;
+  /** the CI run that acted, for links in annotations and alerts (GitHub's own variables) */
+  runUrl: string | undefined;
+}
+
+export interface Needs {
+  database?: boolean;
+  vercel?: boolean;
+}
+
+export function loadDeploySettings(env: Env, needs: Needs = {}): DeploySettings {
+  const problems: string[] = [];
+  const value = (name: string) => nonEmpty(env[name]);
+  const secret = (name: string): string | undefined => {
+    const direct = value(name);
+    const file = value(`${name}_FILE`);
+    if (direct !== undefined && file !== undefined) {
+      problems.push(`${name} and ${name}_FILE are both set; set one`);
+      return undefined;
+    }
+    if (file === undefined) return direct;
+    try {
+      const content = readFileSync(file, 'utf8').trim();
+      if (content === '') problems.push(`${name}_FILE: ${file} is empty`);
+      return content || undefined;
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      return undefined;
+    }
+  };
+  const httpUrl = (name: string, raw: string | undefined): string | undefined => {
+    if (raw === undefined) return undefined;
+    try {
+      const url = new URL(raw);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+      return raw.replace(/\/+$/, '');
+    } catch {
+      problems.push(`${name} must be an http(s) URL`);
+      return undefined;
+    }
+  };
+
+  const databaseUrl = secret('DATABASE_URL');
+  if (needs.database && databaseUrl === undefined && !problems.some((p) => p.startsWith('DATABASE_URL'))) {
+    problems.push('DATABASE_URL (or DATABASE_URL_FILE) is not set: it names the database that holds deployment_log');
+  }
+
+  let grafana: GrafanaSettings | undefined;
+  const grafanaUrl = httpUrl('GRAFANA_URL', value('GRAFANA_URL'));
+  const grafanaToken = secret('GRAFANA_TOKEN');
+  if (grafanaUrl !== undefined) {
+    if (grafanaToken === undefined) problems.push('GRAFANA_URL is set but GRAFANA_TOKEN (or GRAFANA_TOKEN_FILE) is not: a service-account token is needed to annotate');
+    else grafana = { url: grafanaUrl, token: grafanaToken };
+  }
+
+  let vercel: VercelSettings | undefined;
+  if (needs.vercel) {
+    const token = secret('VERCEL_TOKEN');
+    const projectId = value('VERCEL_PROJECT_ID');
+    if (token === undefined && !problems.some((p) => p.startsWith('VERCEL_TOKEN'))) problems.push('VERCEL_TOKEN (or VERCEL_TOKEN_FILE) is not set');
+    if (projectId === undefined) problems.push('VERCEL_PROJECT_ID is not set (the project id, prj_…, or its name)');
+    const apiUrl = httpUrl('VERCEL_API_URL', value('VERCEL_API_URL') ?? DEPLOY_DEFAULTS.VERCEL_API_URL);
+    if (token !== undefined && projectId !== undefined && apiUrl !== undefined) {
+      vercel = { apiUrl, token, projectId, teamId: value('VERCEL_TEAM_ID') ?? value('VERCEL_ORG_ID') };
+    }
+  }
+
+  let alertmanager: AlertmanagerSettings | undefined;
+  const alertmanagerUrl = httpUrl('ALERTMANAGER_URL', value('ALERTMANAGER_URL'));
+  const alertmanagerToken = secret('ALERTMANAGER_TOKEN');
+  if (alertmanagerUrl !== undefined) alertmanager = { url: alertmanagerUrl, token: alertmanagerToken };
+
+  const rawTimeout = value('OPS_HTTP_TIMEOUT_MS') ?? DEPLOY_DEFAULTS.OPS_HTTP_TIMEOUT_MS;
+  let httpTimeoutMs = Number(rawTimeout);
+  if (!/^\d+$/.test(rawTimeout) || httpTimeoutMs < 100 || httpTimeoutMs > 300_000) {
+    problems.push(`OPS_HTTP_TIMEOUT_MS must be a whole number from 100 to 300000, got "${rawTimeout}"`);
+    httpTimeoutMs = Number(DEPLOY_DEFAULTS.OPS_HTTP_TIMEOUT_MS);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const server = value('GITHUB_SERVER_URL');
+  const repository = value('GITHUB_REPOSITORY');
+  const runId = value('GITHUB_RUN_ID');
+  const runUrl = server && repository && runId ? `${server}/${repository}/actions/runs/${runId}` : undefined;
+
+  return { databaseUrl, grafana, vercel, alertmanager, httpTimeoutMs, runUrl };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
