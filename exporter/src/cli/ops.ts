@@ -18,6 +18,12 @@ export interface Command {
 
 export const COMMANDS: Record<string, Command> = {
   migrate: { summary: 'apply the pending SQL migrations', load: () => import('./migrate.js') },
+  backup: { summary: 'back up the app tables into backups/<date>/ (manifest, checksums)', load: () => import('./backup.js') },
+  restore: { summary: 'restore a backup (--dry-run, --tables=a,b), in one transaction', load: () => import('./restore.js') },
+  deploy: { summary: 'record a deployment (start) and its outcome (finish), with Grafana annotations', load: () => import('./deploy.js') },
+  smoke: { summary: 'smoke-test a deployment: main page, menu page, API health', load: () => import('./smoke.js') },
+  rollback: { summary: 'roll an environment back to its last successful deployment (Vercel), log it, alert', load: () => import('./rollback.js') },
+  annotate: { summary: 'add a Grafana annotation', load: () => import('./annotate.js') },
 };
 
 export function usage(): string {
