@@ -20,7 +20,7 @@ describe('config', () => {
     expect(config.databaseUrl).toBeUndefined();
     expect(config.port).toBe(9464);
     expect(config.host).toBe('0.0.0.0');
-    expect(config.collectors).toEqual(['orders', 'deployments', 'database', 'events']);
+    expect(config.collectors).toEqual(['orders', 'deployments', 'database', 'events', 'backups', 'maintenance']);
     expect(config.orders.stuckThresholds).toEqual({ preparing: 1800, ready: 3600 });
     expect(config.database.sizeLimitBytes).toBe(500_000_000);
     expect(config.auth).toEqual({ kind: 'none' });
@@ -71,7 +71,7 @@ describe('config', () => {
     expect(problems).toHaveLength(9);
     expect(problems.join('\n')).toMatch(/DATABASE_URL must be a postgres/);
     expect(problems.join('\n')).toMatch(/EXPORTER_PORT must be a whole number from 0 to 65535, got "99999"/);
-    expect(problems.join('\n')).toMatch(/unknown collector "bogus" \(known: orders, deployments, database, events\)/);
+    expect(problems.join('\n')).toMatch(/unknown collector "bogus" \(known: orders, deployments, database, events, backups, maintenance\)/);
     expect(problems.join('\n')).toMatch(/STUCK_ORDER_THRESHOLDS: "preparing=30"/);
     expect(problems.join('\n')).toMatch(/DB_SIZE_LIMIT_BYTES/);
     expect(problems.join('\n')).toMatch(/LOG_LEVEL/);
@@ -146,6 +146,28 @@ describe('config: Alertmanager webhooks and the SMS bridge', () => {
       'TWILIO_FROM_NUMBER must be an E.164 number such as +15005550006, got "5550006"',
       'ALERT_SMS_NUMBERS: "0800" is not an E.164 number such as +15005550006',
       'the SMS bridge is configured but HOOKS_AUTH_TOKEN is not: set it, or /hooks/sms stays off',
+    ]);
+  });
+});
+
+describe('config: maintenance scheduler', () => {
+  it('defaults to auto every 15 minutes with the reference thresholds, and reads every setting', () => {
+    expect(loadConfig({}).maintenance).toEqual({ scheduler: 'auto', intervalSeconds: 900, autoHealMinutes: { preparing: 45, ready: 120 } });
+    expect(loadConfig({ MAINTENANCE_SCHEDULER: 'OFF', MAINTENANCE_INTERVAL: '5m', AUTO_HEAL_THRESHOLDS: 'ready=90m' }).maintenance).toEqual({
+      scheduler: 'off',
+      intervalSeconds: 300,
+      autoHealMinutes: { preparing: 45, ready: 90 },
+    });
+  });
+
+  it('lists every maintenance problem at once', () => {
+    const problems = problemsOf({ MAINTENANCE_SCHEDULER: 'sometimes', MAINTENANCE_INTERVAL: '30s', AUTO_HEAL_THRESHOLDS: 'pending=10m,preparing=90s,ready' });
+    expect(problems).toEqual([
+      'MAINTENANCE_SCHEDULER must be auto, on or off, got "sometimes"',
+      'MAINTENANCE_INTERVAL must be at least 1m, got "30s"',
+      'AUTO_HEAL_THRESHOLDS: "ready" is not status=<number><s|m|h>, e.g. preparing=30m',
+      'AUTO_HEAL_THRESHOLDS: auto-heal moves on preparing and ready orders only, not "pending"',
+      'AUTO_HEAL_THRESHOLDS: preparing must be whole minutes (at least 1m), got 90s',
     ]);
   });
 });

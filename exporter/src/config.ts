@@ -60,6 +60,14 @@ export interface Config {
     /** the Twilio SMS bridge behind /hooks/sms; undefined turns it off (404) */
     sms: SmsConfig | undefined;
   };
+  maintenance: {
+    /** run run_system_maintenance() from this exporter: auto = unless pg_cron runs it */
+    scheduler: 'auto' | 'on' | 'off';
+    /** seconds between runs */
+    intervalSeconds: number;
+    /** minutes in preparing / ready after which auto-heal moves an order on */
+    autoHealMinutes: { preparing: number; ready: number };
+  };
   embedded: {
     /** PGlite data directory; undefined keeps the embedded database in memory */
     dataDir: string | undefined;
@@ -117,6 +125,9 @@ export const DEFAULTS = {
   EMBEDDED_SIMULATOR: 'true',
   EMBEDDED_SIMULATOR_INTERVAL_MS: '2000',
   SHUTDOWN_TIMEOUT_MS: '10000',
+  MAINTENANCE_SCHEDULER: 'auto',
+  MAINTENANCE_INTERVAL: '15m',
+  AUTO_HEAL_THRESHOLDS: 'preparing=45m,ready=2h',
 } as const;
 
 export function loadConfig(env: Env): Config {
@@ -189,6 +200,7 @@ export function loadConfig(env: Env): Config {
     }
   }
   const sizeLimitBytes = parseBytes(get('DB_SIZE_LIMIT_BYTES'), problems);
+  const maintenance = parseMaintenance(get('MAINTENANCE_SCHEDULER'), get('MAINTENANCE_INTERVAL'), get('AUTO_HEAL_THRESHOLDS'), problems);
 
   const token = secret('METRICS_AUTH_TOKEN');
   const username = nonEmpty(env.METRICS_BASIC_AUTH_USERNAME);
@@ -237,6 +249,7 @@ export function loadConfig(env: Env): Config {
       rateLimitPerMinute: int('OTLP_RATE_LIMIT_PER_MINUTE', 0, 1_000_000),
     },
     hooks,
+    maintenance,
     embedded: {
       dataDir: nonEmpty(env.EMBEDDED_DATA_DIR),
       simulator: bool('EMBEDDED_SIMULATOR'),
@@ -301,13 +314,34 @@ function parseDuration(name: string, raw: string, problems: string[]): number {
   return Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1);
 }
 
+/** The maintenance scheduler: mode, interval, and the auto-heal thresholds in whole minutes. */
+function parseMaintenance(mode: string, interval: string, thresholds: string, problems: string[]): Config['maintenance'] {
+  const modes = ['auto', 'on', 'off'] as const;
+  const scheduler = modes.find((m) => m === mode.toLowerCase());
+  if (!scheduler) problems.push(`MAINTENANCE_SCHEDULER must be auto, on or off, got "${mode}"`);
+  const intervalSeconds = parseDuration('MAINTENANCE_INTERVAL', interval, problems);
+  if (intervalSeconds < 60 && /^\d+[smhd]$/.test(interval)) problems.push(`MAINTENANCE_INTERVAL must be at least 1m, got "${interval}"`);
+  const parsed = parseThresholds(thresholds, problems, 'AUTO_HEAL_THRESHOLDS');
+  const autoHealMinutes = { preparing: 45, ready: 120 };
+  for (const [status, seconds] of Object.entries(parsed)) {
+    if (status !== 'preparing' && status !== 'ready') {
+      problems.push(`AUTO_HEAL_THRESHOLDS: auto-heal moves on preparing and ready orders only, not "${status}"`);
+    } else if (seconds < 60 || seconds % 60 !== 0) {
+      problems.push(`AUTO_HEAL_THRESHOLDS: ${status} must be whole minutes (at least 1m), got ${seconds}s`);
+    } else {
+      autoHealMinutes[status] = seconds / 60;
+    }
+  }
+  return { scheduler: scheduler ?? 'auto', intervalSeconds: Math.max(intervalSeconds, 60), autoHealMinutes };
+}
+
 /** "preparing=30m,ready=60m" -> { preparing: 1800, ready: 3600 } */
-function parseThresholds(raw: string, problems: string[]): Record<string, number> {
+function parseThresholds(raw: string, problems: string[], name = 'STUCK_ORDER_THRESHOLDS'): Record<string, number> {
   const thresholds: Record<string, number> = {};
   for (const part of parseList(raw)) {
     const match = /^([a-z_]+)=(\d+)([smh])$/.exec(part);
     if (!match) {
-      problems.push(`STUCK_ORDER_THRESHOLDS: "${part}" is not status=<number><s|m|h>, e.g. preparing=30m`);
+      problems.push(`${name}: "${part}" is not status=<number><s|m|h>, e.g. preparing=30m`);
       continue;
     }
     const [, status, amount, unit] = match as unknown as [string, string, string, string];

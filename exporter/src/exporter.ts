@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { createPool, type Pool } from './db.js';
 import { compileRoutePatterns } from './labels.js';
 import type { Logger } from './log.js';
+import { createMaintenanceScheduler, type MaintenanceScheduler } from './maintenance.js';
 import { createScraper, type Scraper } from './scrape.js';
 import { version } from './version.js';
 
@@ -16,6 +17,8 @@ export interface Exporter {
   pool: Pool;
   scraper: Scraper;
   registry: Registry;
+  /** run_system_maintenance() on a timer; server.ts starts it */
+  maintenance: MaintenanceScheduler;
   close(): Promise<void>;
 }
 
@@ -31,11 +34,16 @@ export function createExporter(config: Config, connectionString: string, logger:
     logger,
     hooks: { options: config.hooks, registry },
   });
+  const maintenance = createMaintenanceScheduler({ pool, registry, options: config.maintenance, logger });
   return {
     app,
     pool,
     scraper,
     registry,
-    close: () => pool.end(),
+    maintenance,
+    close: async () => {
+      await maintenance.stop();
+      await pool.end();
+    },
   };
 }

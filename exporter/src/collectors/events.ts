@@ -34,6 +34,7 @@ export const KNOWN_EVENT_TYPES = [
   'deployment',
   'backup',
   'restore',
+  'maintenance',
 ] as const;
 
 export const AUTO_HEAL_ACTIONS = ['preparing_to_ready', 'ready_to_completed'] as const;

@@ -3,9 +3,11 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { compileRoutePatterns } from '../labels.js';
+import { createBackupsCollector } from './backups.js';
 import { createDatabaseCollector } from './database.js';
 import { createDeploymentsCollector } from './deployments.js';
 import { createEventsCollector } from './events.js';
+import { createMaintenanceCollector } from './maintenance.js';
 import { createOrdersCollector } from './orders.js';
 import type { Collector } from './types.js';
 
@@ -15,6 +17,8 @@ const factories: Record<string, (registry: Registry, config: Config) => Collecto
   database: (registry, config) => createDatabaseCollector(registry, config.database),
   events: (registry, config) =>
     createEventsCollector(registry, { ...config.events, routePatterns: compileRoutePatterns(config.events.routePatterns) }),
+  backups: (registry) => createBackupsCollector(registry),
+  maintenance: (registry) => createMaintenanceCollector(registry),
 };
 
 export const collectorNames: readonly string[] = Object.keys(factories);
