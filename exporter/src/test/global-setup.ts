@@ -10,6 +10,8 @@ export default function announceSkips(): void {
   }
   const promtool = findTool('promtool');
   if (promtool.skip) skips.push(`promtool checks (golden scrape, rules): ${promtool.skip}`);
+  const jsonnet = findTool('jsonnet');
+  if (jsonnet.skip) skips.push(`the monitoring mixin (rendered rules, overrides, dashboards): ${jsonnet.skip}`);
   const amtool = findTool('amtool');
   if (amtool.skip) skips.push(`amtool route tests: ${amtool.skip}`);
   const stack = alertingStackSkip();

@@ -1,0 +1,68 @@
+// The knobs of the Connect Observability mixin: override any of them with
+// `(import 'mixin.libsonnet') + { _config+:: { highErrorRateThreshold: 0.1 } }`.
+// Ratios are fractions (0.05 = 5%); durations are Prometheus durations ('5m').
+{
+  _config+:: {
+    // The exporter's scrape target, as up{} sees it (ExporterDown, ExporterAbsent). On Kubernetes
+    // the job is the Service's name (or the ServiceMonitor's jobLabel).
+    exporterSelector: 'job="cc-exporter"',
+
+    // How far back a gauge is read (last_over_time(…[gaugeLookback])): one failed scrape neither
+    // resets a pending for: nor resolves a firing alert. Keep it above two scrape intervals.
+    gaugeLookback: '2m',
+
+    // HighApiLatency and HighErrorRate need at least this many requests in their window, so
+    // 1 failure out of 3 pages nobody.
+    apiMinRequests: 20,
+
+    // HighErrorRate: the share of API requests failing (5xx or network) over 15 minutes.
+    highErrorRateThreshold: 0.05,
+    highErrorRateFor: '2m',
+
+    // HighApiLatency: p95 of API request duration over 5 minutes, in seconds.
+    highApiLatencyThresholdSeconds: 2,
+    highApiLatencyFor: '10m',
+
+    // StuckOrders: stuck orders of one store and status (what "stuck" means is the exporter's
+    // STUCK_* configuration).
+    stuckOrdersThreshold: 0,
+    stuckOrdersFor: '45m',
+
+    // PaymentFailures: payment failures in 5 minutes; it fires at once (no for:).
+    paymentFailuresThreshold: 0,
+
+    // LowDiskSpace: database size over its plan's limit, a warning and then a critical alert.
+    lowDiskSpaceWarningThreshold: 0.8,
+    lowDiskSpaceWarningFor: '15m',
+    lowDiskSpaceCriticalThreshold: 0.95,
+    lowDiskSpaceCriticalFor: '5m',
+
+    // DbConnectionPoolSaturated: connections in use over max_connections.
+    dbConnectionSaturationThreshold: 0.9,
+    dbConnectionPoolSaturatedFor: '5m',
+
+    // Meta-alerts: when monitoring itself is blind.
+    exporterDownFor: '5m',
+    exporterAbsentFor: '15m',
+    exporterDatabaseUnreachableFor: '5m',
+    collectorFailingFor: '10m',
+    eventCursorBehindThreshold: 1000,  // runtime_metrics rows not yet counted
+    eventCursorBehindFor: '15m',
+    backupMaxAgeHours: 26,  // a daily backup, plus slack for a slow run
+    backupTooOldFor: '30m',
+
+    // runbook_url of every alert: the pattern gets the alert's name in lower case (the anchor
+    // of its section in docs/runbooks.md).
+    runbookURLPattern: 'https://github.com/camerons-connect/connect-observability/blob/main/docs/runbooks.md#%s',
+
+    // dashboard_url of every alert: Grafana's base URL and the System Health dashboard's uid
+    // (grafanaDashboards gives the dashboard this uid, so the links keep working).
+    grafanaURL: 'http://localhost:3000',
+    systemHealthDashboardUid: 'cc-system-health',
+
+    // The Grafana datasources the dashboards use by default (their `datasource` and `postgres`
+    // variables); the uids are those of grafana/provisioning/.
+    prometheusDatasourceUid: 'cc-prometheus',
+    postgresDatasourceUid: 'cc-postgres',
+  },
+}
