@@ -1,9 +1,11 @@
 // The load generator of bench:events part (b), run as its own process so that it does not share
 // an event loop with the exporter it measures:
-//   node exporter/dist/bench/ingest-load.js <url> <seconds> <concurrency> <spansPerRequest> [warmupSeconds]
+//   node exporter/dist/bench/ingest-load.js <url> <seconds> <concurrency> <spansPerRequest> [warmupSeconds] [requestsPerSecond]
 // It pre-builds a few OTLP/JSON requests shaped like a browser's exports, keeps <concurrency>
 // requests in flight over keep-alive connections to <url>/v1/traces (loopback only) for
 // <warmupSeconds> (default 3) and then <seconds>, and prints one JSON line: a LoadResult.
+// With <requestsPerSecond> (npm run load), requests start no faster than that pace: a sustained
+// rate rather than as fast as the exporter answers; <concurrency> still bounds what is in flight.
 // buildRequest() is also what the bench uses to learn how many rows a request makes.
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -330,7 +332,14 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
 }
 
-export async function runLoad(url: string, seconds: number, concurrency: number, spansPerRequest: number, warmupSeconds: number): Promise<LoadResult> {
+export async function runLoad(
+  url: string,
+  seconds: number,
+  concurrency: number,
+  spansPerRequest: number,
+  warmupSeconds: number,
+  requestsPerSecond?: number,
+): Promise<LoadResult> {
   const target = new URL(url);
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname)) throw new Error(`the load generator only targets loopback, not ${target.hostname}`);
   const bodies = Array.from({ length: REQUEST_VARIANTS }, (_, v) => Buffer.from(JSON.stringify(buildRequest(spansPerRequest, v)), 'utf8'));
@@ -344,9 +353,21 @@ export async function runLoad(url: string, seconds: number, concurrency: number,
   const total = { sentRequests: 0, okRequests: 0, acceptedSpans: 0, rejectedSpans: 0 };
   const failures: Record<string, number> = {};
   let next = 0;
+  // The pace: each request takes the next start slot, 1/requestsPerSecond after the previous one.
+  const interval = requestsPerSecond ? 1000 / requestsPerSecond : 0;
+  let nextSlot = t0;
+  const paced = async (): Promise<void> => {
+    if (!interval) return;
+    const slot = Math.max(performance.now(), nextSlot);
+    nextSlot = slot + interval;
+    const wait = slot - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  };
 
   async function worker(): Promise<void> {
     while (performance.now() < end) {
+      await paced();
+      if (performance.now() >= end) break;
       const body = bodies[next++ % bodies.length]!;
       const sent = performance.now();
       total.sentRequests++;
@@ -417,18 +438,19 @@ export async function runLoad(url: string, seconds: number, concurrency: number,
 }
 
 async function main(): Promise<void> {
-  const [url, secondsArg, concurrencyArg, spansArg, warmupArg] = process.argv.slice(2);
+  const [url, secondsArg, concurrencyArg, spansArg, warmupArg, rateArg] = process.argv.slice(2);
   const seconds = Number(secondsArg);
   const concurrency = Number(concurrencyArg);
   const spans = Number(spansArg);
   const warmup = warmupArg === undefined ? DEFAULT_WARMUP_SECONDS : Number(warmupArg);
+  const rate = rateArg === undefined ? undefined : Number(rateArg);
   const valid = (n: number, max: number) => Number.isFinite(n) && n > 0 && n <= max;
-  if (!url || !valid(seconds, 600) || !Number.isInteger(concurrency) || !valid(concurrency, 1024) || !Number.isInteger(spans) || !valid(spans, 100_000) || !(warmup >= 0 && warmup <= 60)) {
-    console.error('usage: ingest-load.js <url> <seconds 1..600> <concurrency 1..1024> <spansPerRequest> [warmupSeconds 0..60]');
+  if (!url || !valid(seconds, 600) || !Number.isInteger(concurrency) || !valid(concurrency, 1024) || !Number.isInteger(spans) || !valid(spans, 100_000) || !(warmup >= 0 && warmup <= 60) || (rate !== undefined && !valid(rate, 100_000))) {
+    console.error('usage: ingest-load.js <url> <seconds 1..600> <concurrency 1..1024> <spansPerRequest> [warmupSeconds 0..60] [requestsPerSecond]');
     process.exitCode = 2;
     return;
   }
-  const result = await runLoad(url, seconds, concurrency, spans, warmup);
+  const result = await runLoad(url, seconds, concurrency, spans, warmup, rate);
   console.log(JSON.stringify(result));
 }
 
