@@ -2,6 +2,7 @@
 // The exporter process: configuration, database (the server's, or the embedded one when
 // DATABASE_URL is unset), HTTP listener and graceful shutdown.
 import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { ConfigError, loadConfig, redactUrl, type Config } from './config.js';
@@ -65,6 +66,9 @@ async function main(): Promise<void> {
   );
 
   let stopping = false;
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (stopping) res.setHeader('Connection', 'close');
+  });
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
@@ -74,8 +78,14 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
-    server.close();
+    // Stop accepting, let the requests in flight finish (a 2xx means their rows are committed,
+    // so the pool stays open until they are answered), close keep-alive connections as soon as
+    // they are idle, and ask clients on them to reconnect (Connection: close): then end the pool.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    await drained;
+    clearInterval(sweep);
     await simulator?.stop();
     await maintenance.stop();
     await pool.end().catch(() => undefined);

@@ -1,0 +1,93 @@
+// Shared pieces of the fault suite: OTLP requests whose every span becomes exactly one row
+// (so rows can be counted per request), a ledger of what each request was answered, and the
+// check that every answered 2xx is in the table whole.
+import type pg from 'pg';
+import { jsonRequest } from '../test/otlp.js';
+
+/** An OTLP/JSON request of `spans` page_view spans, all carrying session.id = id: one row each. */
+export function pageViews(id: string, spans: number): object {
+  return jsonRequest(Array.from({ length: spans }, (_, i) => ({ name: 'page_view', attributes: { page: `/p${i % 7}`, 'session.id': id } })));
+}
+
+/** What one request got: an HTTP status, or the error that ended it before an answer. */
+export interface Outcome {
+  id: string;
+  spans: number;
+  status?: number;
+  retryAfter?: string | null;
+  error?: string;
+}
+
+export const is2xx = (o: Outcome): boolean => o.status !== undefined && o.status >= 200 && o.status < 300;
+
+/** Rows per session id of runtime_metrics. */
+export async function rowsPerSession(db: pg.ClientBase | pg.Pool, prefix: string): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ session_id: string; n: string }>(
+    `SELECT session_id, count(*) AS n FROM public.runtime_metrics WHERE session_id LIKE $1 GROUP BY session_id`,
+    [`${prefix}%`],
+  );
+  return new Map(rows.map((r) => [r.session_id, Number(r.n)]));
+}
+
+export interface Reconciliation {
+  /** requests answered 2xx, and their spans */
+  accepted: number;
+  acceptedSpans: number;
+  /** rows in the table for the requests of the ledger */
+  rows: number;
+  /** 2xx requests with fewer rows than spans (must be empty) */
+  lost: string[];
+  /** requests whose rows are neither none nor all of their spans (must be empty) */
+  partial: string[];
+  /** requests not answered 2xx whose rows are all there anyway (allowed: the answer was lost, the client retries) */
+  storedWithoutAnswer: string[];
+  storedWithoutAnswerSpans: number;
+  /** rows whose session id is in no request of the ledger (must be empty) */
+  unknown: string[];
+}
+
+/** Compares the ledger with the table: every 2xx in the table whole, nothing partial, nothing extra. */
+export function reconcile(ledger: readonly Outcome[], stored: Map<string, number>): Reconciliation {
+  const byId = new Map(ledger.map((o) => [o.id, o]));
+  const result: Reconciliation = { accepted: 0, acceptedSpans: 0, rows: 0, lost: [], partial: [], storedWithoutAnswer: [], storedWithoutAnswerSpans: 0, unknown: [] };
+  for (const [id, n] of stored) {
+    result.rows += n;
+    if (!byId.has(id)) result.unknown.push(id);
+  }
+  for (const o of ledger) {
+    const n = stored.get(o.id) ?? 0;
+    if (n !== 0 && n !== o.spans) result.partial.push(`${o.id}: ${n} of ${o.spans} rows`);
+    if (is2xx(o)) {
+      result.accepted++;
+      result.acceptedSpans += o.spans;
+      if (n < o.spans) result.lost.push(`${o.id}: answered ${o.status}, ${n} of ${o.spans} rows`);
+    } else if (n === o.spans) {
+      result.storedWithoutAnswer.push(`${o.id}: ${o.status ?? o.error}`);
+      result.storedWithoutAnswerSpans += o.spans;
+    }
+  }
+  return result;
+}
+
+/** A short tally of the ledger, e.g. { "200": 312, "503": 40, "ECONNREFUSED": 3 }. */
+export function tally(ledger: readonly Outcome[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const o of ledger) {
+    const key = o.status !== undefined ? String(o.status) : (o.error ?? 'unknown');
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The error code of a failed fetch or http request (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET...), else its message. */
+export function errorCode(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
+  return e?.cause?.code ?? e?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+}
+
+/** Prints a figure of the fault suite (the counts SECURITY.md and the report quote). */
+export function report(line: string): void {
+  process.stdout.write(`[faults] ${line}\n`);
+}
