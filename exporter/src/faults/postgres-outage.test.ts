@@ -1,0 +1,162 @@
+// Postgres going away and coming back, repeatedly, while browsers send spans and Prometheus
+// scrapes: every span answered 2xx is in runtime_metrics afterwards, every other answer is a 503
+// with Retry-After, every scrape is a 200 within Prometheus' scrape timeout, the exporter serves
+// again by itself after each outage (no restart), and the event counters end equal to the rows
+// in the table (no row lost or counted twice across the outages). Postgres is taken away behind
+// a loopback TCP proxy (refused and dropped connections, then a server that accepts and never
+// answers), so the shared test server stays up. resilience.test.ts and otlp-resilience.test.ts
+// cover the same faults one request at a time; this is the same under concurrent load.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends, connect, createTestDatabase, waitUntilSettled, type TestDatabase } from '../test/databases.js';
+import { startExporter, type RunningExporter } from '../test/exporter.js';
+import { parseExposition } from '../test/metrics.js';
+import { startProxy, type DbProxy } from '../test/proxy.js';
+import { errorCode, is2xx, pageViews, reconcile, report, rowsPerSession, sleep, tally, type Outcome } from './helpers.js';
+
+const server = backends.find((b) => b.kind === 'postgres')!;
+const WORKERS = 4;
+const SPANS = 10;
+/** Prometheus' default scrape timeout: a scrape must answer well within it, Postgres or not */
+const SCRAPE_TIMEOUT_MS = 10_000;
+
+interface Scrape {
+  at: number;
+  status: number;
+  up: number | undefined;
+  ms: number;
+}
+
+describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [postgres]${server.skip ? ` (skipped: ${server.skip})` : ''}`, () => {
+  let db: TestDatabase;
+  let proxy: DbProxy;
+  let exporter: RunningExporter;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    proxy = await startProxy(db.connectionString);
+    exporter = await startExporter(proxy.connectionString, {
+      DB_POOL_MAX: '3',
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      DB_STATEMENT_TIMEOUT_MS: '2000',
+      DB_LOCK_TIMEOUT_MS: '500',
+      OTLP_RATE_LIMIT_PER_MINUTE: '0',
+      EVENTS_BATCH_SIZE: '200', // many cursor moves per scrape
+    });
+    expect((await exporter.get('/metrics')).status).toBe(200); // the event cursor starts here, on an empty table
+  });
+  afterAll(async () => {
+    await exporter?.stop();
+    await proxy?.close();
+    await db?.stop();
+  });
+
+  it('keeps every 2xx span and recovers by itself across outages during ingest and scrapes', async () => {
+    const ledger: Outcome[] = [];
+    const scrapes: Scrape[] = [];
+    let running = true;
+
+    const worker = async (w: number) => {
+      for (let k = 0; running; k++) {
+        const outcome: Outcome = { id: `outage-${w}-${k}`, spans: SPANS };
+        ledger.push(outcome);
+        try {
+          const res = await fetch(`${exporter.url}/v1/traces`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(pageViews(outcome.id, SPANS)),
+            signal: AbortSignal.timeout(15_000),
+          });
+          outcome.status = res.status;
+          outcome.retryAfter = res.headers.get('retry-after');
+          await res.arrayBuffer();
+        } catch (err) {
+          outcome.error = errorCode(err);
+        }
+        if (!is2xx(outcome)) await sleep(50); // an OTLP client backs off; do not spin on 503s
+      }
+    };
+    const scraper = async () => {
+      while (running) {
+        const res = await exporter.get('/metrics');
+        scrapes.push({ at: Date.now(), status: res.status, up: parseExposition(res.body).get('cc_up'), ms: res.ms });
+        await sleep(100);
+      }
+    };
+
+    // The schedule: up, cut (refused and dropped), up, blackholed (accepts, never answers), up, cut, up.
+    const windows: { what: string; from: number; to: number }[] = [];
+    const outage = async (what: 'cut' | 'blackhole', ms: number) => {
+      const from = Date.now();
+      await (what === 'cut' ? proxy.cut() : proxy.blackhole());
+      await sleep(ms);
+      await proxy.restore();
+      windows.push({ what, from, to: Date.now() });
+    };
+    const load = [...Array.from({ length: WORKERS }, (_, w) => worker(w)), scraper()];
+    const markers: number[] = [];
+    try {
+      await sleep(1_000);
+      await outage('cut', 1_500);
+      await sleep(1_500);
+      await outage('blackhole', 2_500); // longer than a scrape caught at its start plus the 1 s connect timeout
+      await sleep(1_500);
+      await outage('cut', 1_000);
+      markers.push(ledger.length);
+      await sleep(2_000); // after the last outage: the exporter must store again, by itself
+    } finally {
+      await proxy.restore();
+      running = false;
+      await Promise.all(load);
+    }
+
+    // Every request got an HTTP answer (the exporter never crashed nor hung): 2xx, or 503 + Retry-After.
+    expect(ledger.filter((o) => o.error !== undefined)).toEqual([]);
+    for (const o of ledger.filter((x) => !is2xx(x))) expect([o.status, o.retryAfter], o.id).toEqual([503, '5']);
+    // Each outage was felt: 503s to the receiver and cc_up 0 to a scrape while it lasted.
+    for (const w of windows) {
+      const timeline = scrapes.map((s) => `${s.at - w.from}:${s.up}:${Math.round(s.ms)}`).join(' ');
+      expect(scrapes.some((s) => s.at > w.from && s.at < w.to + 500 && s.up === 0), `${w.what} (${w.to - w.from} ms): a scrape with cc_up 0 in ${timeline}`).toBe(true);
+    }
+    expect(ledger.filter((o) => o.status === 503).length).toBeGreaterThanOrEqual(windows.length);
+    // Recovered without a restart: requests sent after the last outage are stored, scrapes see cc_up 1.
+    const afterLast = ledger.slice(markers[0]! + WORKERS * 2).filter((o) => o.status !== undefined);
+    expect(afterLast.length).toBeGreaterThan(0);
+    expect(afterLast.filter(is2xx).length).toBeGreaterThan(afterLast.length / 2);
+    expect(scrapes.at(-1)?.up).toBe(1);
+    // Every scrape: 200, within the scrape timeout.
+    expect(scrapes.filter((s) => s.status !== 200)).toEqual([]);
+    const slowest = Math.max(...scrapes.map((s) => s.ms));
+    expect(slowest).toBeLessThan(SCRAPE_TIMEOUT_MS);
+
+    const client = await connect(db);
+    try {
+      const stored = await rowsPerSession(client, 'outage-');
+      const r = reconcile(ledger, stored);
+      report(
+        `Postgres outages under load (${windows.map((w) => `${w.what} ${w.to - w.from} ms`).join(', ')}): ${ledger.length} requests ${JSON.stringify(tally(ledger))}, ` +
+          `${r.acceptedSpans} spans answered 2xx, ${r.rows} rows stored (${r.storedWithoutAnswerSpans} of them from requests answered 503 after their commit); ` +
+          `${scrapes.length} scrapes all 200, ${scrapes.filter((s) => s.up === 0).length} with cc_up 0, slowest ${Math.round(slowest)} ms`,
+      );
+      expect(r.lost).toEqual([]);
+      expect(r.partial).toEqual([]);
+      expect(r.unknown).toEqual([]);
+      expect(r.acceptedSpans).toBeGreaterThan(0);
+      expect(r.rows).toBe(r.acceptedSpans + r.storedWithoutAnswerSpans);
+
+      // The event collector counted each of those rows once across the outages.
+      await waitUntilSettled(client);
+      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.runtime_metrics');
+      const inTable = Number(rows[0]!.n);
+      let counted = -1;
+      for (let i = 0; i < 50 && counted !== inTable; i++) {
+        const series = parseExposition((await exporter.get('/metrics')).body);
+        counted = [...series].filter(([k]) => k.startsWith('cc_events_total{')).reduce((n, [, v]) => n + v, 0);
+        if (counted !== inTable) await sleep(200);
+      }
+      report(`event counters after the outages: cc_events_total sums to ${counted}, ${inTable} rows in the table`);
+      expect(counted).toBe(inTable);
+    } finally {
+      await client.end();
+    }
+  }, 45_000);
+});
