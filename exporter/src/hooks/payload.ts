@@ -1,5 +1,7 @@
 // Alertmanager's webhook payload (version 4), validated: a bad payload is a 400 that says what
-// was wrong, never a half-written alert.
+// was wrong, never a half-written alert. Its strings are made storable (NUL dropped, lone
+// surrogates replaced): Postgres refuses both, and Alertmanager would retry such a payload for ever.
+import { storable } from '../ingest/scrub.js';
 
 export interface WebhookAlert {
   status: 'firing' | 'resolved';
@@ -33,12 +35,12 @@ export function parseWebhookPayload(body: unknown): WebhookPayload {
   if (body.alerts.length > MAX_ALERTS) throw new PayloadError(`more than ${MAX_ALERTS} alerts in one payload`);
   const alerts = body.alerts.map((alert, i) => parseAlert(alert, `alerts[${i}]`));
   return {
-    receiver: typeof body.receiver === 'string' ? body.receiver : '',
+    receiver: typeof body.receiver === 'string' ? storable(body.receiver) : '',
     status: status(body.status, 'status'),
-    groupKey: typeof body.groupKey === 'string' ? body.groupKey : '',
+    groupKey: typeof body.groupKey === 'string' ? storable(body.groupKey) : '',
     groupLabels: stringMap(body.groupLabels ?? {}, 'groupLabels'),
     commonLabels: stringMap(body.commonLabels ?? {}, 'commonLabels'),
-    externalURL: typeof body.externalURL === 'string' ? body.externalURL : undefined,
+    externalURL: typeof body.externalURL === 'string' ? storable(body.externalURL) : undefined,
     alerts,
   };
 }
@@ -47,7 +49,8 @@ function parseAlert(alert: unknown, at: string): WebhookAlert {
   if (!isObject(alert)) throw new PayloadError(`${at} must be an object`);
   const labels = stringMap(alert.labels, `${at}.labels`);
   if (!labels.alertname) throw new PayloadError(`${at}.labels.alertname is missing`);
-  if (typeof alert.fingerprint !== 'string' || alert.fingerprint === '') throw new PayloadError(`${at}.fingerprint is missing`);
+  const fingerprint = typeof alert.fingerprint === 'string' ? storable(alert.fingerprint) : '';
+  if (fingerprint === '') throw new PayloadError(`${at}.fingerprint is missing`);
   const startsAt = time(alert.startsAt, `${at}.startsAt`);
   if (startsAt === undefined) throw new PayloadError(`${at}.startsAt is missing`);
   return {
@@ -56,8 +59,8 @@ function parseAlert(alert: unknown, at: string): WebhookAlert {
     annotations: stringMap(alert.annotations ?? {}, `${at}.annotations`),
     startsAt,
     endsAt: time(alert.endsAt, `${at}.endsAt`),
-    generatorURL: typeof alert.generatorURL === 'string' && alert.generatorURL !== '' ? alert.generatorURL : undefined,
-    fingerprint: alert.fingerprint,
+    generatorURL: typeof alert.generatorURL === 'string' && alert.generatorURL !== '' ? storable(alert.generatorURL) : undefined,
+    fingerprint,
   };
 }
 
@@ -76,10 +79,12 @@ function time(value: unknown, at: string): Date | undefined {
 
 function stringMap(value: unknown, at: string): Record<string, string> {
   if (!isObject(value)) throw new PayloadError(`${at} must be an object of strings`);
+  const out: [string, string][] = [];
   for (const [key, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw new PayloadError(`${at}.${key} must be a string`);
+    out.push([storable(key), storable(v)]);
   }
-  return value as Record<string, string>;
+  return Object.fromEntries(out);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
