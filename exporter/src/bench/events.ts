@@ -27,7 +27,7 @@ import { createLogger } from '../log.js';
 import { applySqlDir, migrate } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
 import { buildRequest, REQUEST_VARIANTS, type LoadResult } from './ingest-load.js';
-import { createExporterLogin, openDatabase, procStatusKiB, startExporterChild, type BenchDatabase, type ExporterChild } from './processes.js';
+import { createExporterLogin, openDatabase, procStat, procStatusKiB, startExporterChild, type BenchDatabase, type ExporterChild } from './processes.js';
 
 const SIZES = [1_000_000, 10_000_000];
 /** rows per INSERT … SELECT of the bulk load, one transaction each */
@@ -678,18 +678,6 @@ function ingestSeconds(): number {
 
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** CPU seconds a process has used (user + system), and its command name, from /proc/<pid>/stat. */
-function procStat(pid: number | string): { comm: string; cpu: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    return { comm, cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS }; // utime, stime (fields 14 and 15)
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * CPU seconds used so far by the processes named postgres on this machine (the server and its

@@ -10,6 +10,7 @@
 //   LOAD_SPANS_PER_REQUEST spans per request (default 200)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -18,7 +19,7 @@ import { applySqlDir, migrate } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
 import { withClient } from './database.js';
 import { buildRequest, DEFAULT_WARMUP_SECONDS, type LoadResult } from './ingest-load.js';
-import { createExporterLogin, openDatabase, procStatusKiB, startExporterChild, type ExporterChild } from './processes.js';
+import { createExporterLogin, openDatabase, procStat, procStatusKiB, startExporterChild, type ExporterChild } from './processes.js';
 
 /** bench:events part (b), 4 x 200: the benchmarked rate in BENCHMARKS.md */
 const BENCHMARKED_SPANS_PER_SECOND = 61_760;
@@ -107,6 +108,17 @@ async function runGenerator(url: string, seconds: number, concurrency: number, s
   return JSON.parse(line) as LoadResult;
 }
 
+/** The machine's busy and total CPU seconds, from /proc/stat (all CPUs). */
+function machineCpu(): { busy: number; total: number } | undefined {
+  try {
+    const n = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = n.reduce((a, b) => a + b, 0) / 100;
+    return { busy: total - ((n[3] ?? 0) + (n[4] ?? 0)) / 100, total };
+  } catch {
+    return undefined;
+  }
+}
+
 async function rowCount(client: pg.Client): Promise<number> {
   const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.runtime_metrics');
   return Number(rows[0]?.n ?? 0);
@@ -179,6 +191,9 @@ async function main(): Promise<void> {
     );
     let maxRssKiB = procStatusKiB(pid, 'VmRSS') ?? 0;
     const sampler = setInterval(() => (maxRssKiB = Math.max(maxRssKiB, procStatusKiB(pid, 'VmRSS') ?? 0)), 200);
+    const cpu0 = procStat(pid)?.cpu;
+    const machine0 = machineCpu();
+    const t0 = performance.now();
     const scraper = startScraper(exporter.url, token);
     let load: LoadResult;
     let scrapes: ScrapeStats;
@@ -188,6 +203,11 @@ async function main(): Promise<void> {
       scrapes = await scraper.stop();
       clearInterval(sampler);
     }
+    const wall = (performance.now() - t0) / 1000;
+    const cpu1 = procStat(pid)?.cpu;
+    const machine1 = machineCpu();
+    const exporterCores = cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / wall : undefined;
+    const machineCores = machine0 && machine1 ? (machine1.busy - machine0.busy) / wall : undefined;
     const hwmKiB = procStatusKiB(pid, 'VmHWM');
     const rssAfterKiB = procStatusKiB(pid, 'VmRSS');
     const rows = (await rowCount(admin)) - rowsAtStart;
@@ -214,6 +234,7 @@ async function main(): Promise<void> {
     console.log(`  rows verified      ${fmt(rows)} new rows in runtime_metrics, expected ${fmt(expected)} (${fmt(load.total.okRequests)} requests x ${rowsPerRequest} rows): ${rows === expected ? 'ok' : 'MISMATCH'}`);
     console.log(`  events counted     cc_events_total sums to ${fmt(eventsCounted)} at the last scrape (the event collector counts settled rows, up to 100,000 per scrape)`);
     console.log(`  exporter           ${stopped}; ${output.length} line(s) logged at LOG_LEVEL=warn${output.length ? `, first: ${output[0]?.slice(0, 200)}` : ''}`);
+    console.log(`  CPU                exporter ${exporterCores?.toFixed(2) ?? 'n/a'} of a core; the whole machine ${machineCores?.toFixed(2) ?? 'n/a'} of ${cpus().length} cores busy (the load generator, Postgres and anything else running included)`);
     console.log(`  machine            load average ${end1?.toFixed(2)} (1 min) at the end`);
     failed = rows !== expected || ingestFailures !== 'none' || scrapeFailures !== 'none' || scrapes.notUp > 0;
   } finally {

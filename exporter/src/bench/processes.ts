@@ -34,6 +34,20 @@ export async function openDatabase(serverUrl: string): Promise<BenchDatabase> {
   };
 }
 
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds a process has used (user + system), and its command name, from /proc/<pid>/stat. */
+export function procStat(pid: number | string): { comm: string; cpu: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    return { comm, cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS }; // utime, stime (fields 14 and 15)
+  } catch {
+    return undefined;
+  }
+}
+
 /** A /proc/<pid>/status field in KiB (VmRSS, VmHWM), or undefined when the process is gone or there is no /proc. */
 export function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
