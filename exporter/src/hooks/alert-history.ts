@@ -2,7 +2,8 @@
 // one per occurrence (fingerprint, starts_at). Retries and repeat notifications update the
 // same row (notifications counts the deliveries); a resolved notification closes it, and a
 // late firing delivery never reopens a resolved row. One statement, so a payload is written
-// whole or not at all.
+// whole or not at all; rows in key order, so concurrent deliveries of the same alerts in other
+// orders lock them in the same order instead of deadlocking.
 import type { Queryable } from '../collectors/index.js';
 import type { WebhookPayload } from './payload.js';
 
@@ -13,6 +14,7 @@ SELECT a.fingerprint, a.alertname, a.severity, a.status, a.starts_at, a.ends_at,
   FROM jsonb_to_recordset($1::jsonb) AS a(
        fingerprint text, alertname text, severity text, status text, starts_at timestamptz, ends_at timestamptz,
        labels jsonb, annotations jsonb, generator_url text, receiver text)
+ ORDER BY a.fingerprint, a.starts_at
     ON CONFLICT ON CONSTRAINT alert_history_occurrence_key DO UPDATE
    SET status           = CASE WHEN h.status = 'resolved' OR excluded.status = 'resolved' THEN 'resolved' ELSE 'firing' END,
        ends_at          = CASE WHEN excluded.status = 'resolved' THEN excluded.ends_at ELSE h.ends_at END,
