@@ -1,0 +1,244 @@
+// The claims of SECURITY.md that no other test makes: tokens compared in constant time, the
+// database roles' whole privilege matrix and row level security, the exporter's own statements
+// running as its least-privileged role, the logger's redaction, and a label flood through the
+// public OTLP endpoint staying within the label cap.
+import { Writable } from 'node:stream';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { requireAuth } from './auth.js';
+import { writeAlertHistory } from './hooks/alert-history.js';
+import { parseWebhookPayload } from './hooks/payload.js';
+import { insertRows } from './ingest/store.js';
+import { createLogger } from './log.js';
+import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from './test/databases.js';
+import { startExporter, type RunningExporter } from './test/exporter.js';
+import { parseExposition } from './test/metrics.js';
+import { jsonRequest, post, type JsonSpanInput } from './test/otlp.js';
+
+const compared = vi.hoisted(() => ({ calls: [] as [number, number][] }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const crypto = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...crypto,
+    timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+      compared.calls.push([a.byteLength, b.byteLength]);
+      return crypto.timingSafeEqual(a, b);
+    },
+  };
+});
+
+describe('token comparison', () => {
+  /** Runs the middleware on a request with this Authorization header: whether it let it through. */
+  function check(handler: ReturnType<typeof requireAuth>, authorization: string | undefined): { passed: boolean; status: number | undefined } {
+    let passed = false;
+    let status: number | undefined;
+    const res = {
+      set: () => res,
+      status: (s: number) => ((status = s), res),
+      type: () => res,
+      send: () => res,
+    };
+    const req = { get: (name: string) => (name.toLowerCase() === 'authorization' ? authorization : undefined) };
+    handler(req as never, res as never, () => (passed = true));
+    return { passed, status };
+  }
+
+  it('compares every presented credential with timingSafeEqual over SHA-256 digests of equal length, whatever its length', () => {
+    const bearer = requireAuth({ kind: 'bearer', token: 's3cret-token' });
+    const basic = requireAuth({ kind: 'basic', username: 'prometheus', password: 'pa55' });
+    const tries: [ReturnType<typeof requireAuth>, string | undefined, boolean][] = [
+      [bearer, 'Bearer s3cret-token', true],
+      [bearer, 'Bearer s3cret-tokeX', false], // same length, last character wrong
+      [bearer, 'Bearer s', false],
+      [bearer, undefined, false],
+      [bearer, `Bearer ${'s'.repeat(10_000)}`, false],
+      [basic, `Basic ${Buffer.from('prometheus:pa55').toString('base64')}`, true],
+      [basic, `Basic ${Buffer.from('prometheus:pa56').toString('base64')}`, false],
+      [basic, 'Basic', false],
+    ];
+    for (const [handler, authorization, ok] of tries) {
+      compared.calls.length = 0;
+      const { passed, status } = check(handler, authorization);
+      expect(passed, authorization).toBe(ok);
+      expect(status, authorization).toBe(ok ? undefined : 401);
+      expect(compared.calls, authorization).toEqual([[32, 32]]);
+    }
+  });
+});
+
+describe('logger redaction', () => {
+  it('masks passwords, tokens, database URLs and Authorization headers', () => {
+    let out = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        out += chunk.toString();
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    logger.info(
+      { password: 'pw-1', token: 'tok-2', databaseUrl: 'postgres://u:pw-3@h/db', config: { password: 'pw-4', token: 'tok-5', databaseUrl: 'postgres://u:pw-6@h/db' }, req: { headers: { authorization: 'Bearer tok-7' } } },
+      'configured',
+    );
+    const line = JSON.parse(out) as Record<string, unknown>;
+    expect(line).toMatchObject({ password: '***', token: '***', databaseUrl: '***', config: { password: '***', token: '***', databaseUrl: '***' }, req: { headers: { authorization: '***' } } });
+    for (const secret of ['pw-1', 'tok-2', 'pw-3', 'pw-4', 'tok-5', 'pw-6', 'tok-7']) expect(out).not.toContain(secret);
+  });
+});
+
+// Privileges per role and table: S(elect) I(nsert) U(pdate) D(elete) on the whole table, i for
+// INSERT on some columns only (runtime_metrics' payload columns), '-' for none.
+const TABLES = ['public.runtime_metrics', 'public.alert_history', 'public.deployment_log', 'public.mv_order_health', 'public.orders', 'observability.active_orders'];
+const EXPECTED_PRIVILEGES: Record<string, Record<string, string>> = {
+  cc_exporter: { 'public.runtime_metrics': 'Si', 'public.alert_history': 'SIU', 'public.deployment_log': 'S', 'public.mv_order_health': 'S', 'public.orders': '-', 'observability.active_orders': 'S' },
+  cc_grafana: { 'public.runtime_metrics': 'S', 'public.alert_history': 'S', 'public.deployment_log': 'S', 'public.mv_order_health': 'S', 'public.orders': '-', 'observability.active_orders': 'S' },
+  anon: { 'public.runtime_metrics': 'i', 'public.alert_history': '-', 'public.deployment_log': '-', 'public.mv_order_health': '-', 'public.orders': '-', 'observability.active_orders': '-' },
+  authenticated: { 'public.runtime_metrics': 'i', 'public.alert_history': '-', 'public.deployment_log': '-', 'public.mv_order_health': '-', 'public.orders': '-', 'observability.active_orders': '-' },
+};
+
+describeEachBackend('database roles and row level security', (kind) => {
+  let db: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    client = await connect(db);
+  });
+  afterAll(async () => {
+    await client?.end();
+    await db?.stop();
+  });
+
+  /** Runs fn as `role` in a transaction that is rolled back. */
+  async function as<T>(role: string, fn: () => Promise<T>): Promise<T> {
+    await client.query('BEGIN');
+    try {
+      await client.query(`SET LOCAL ROLE ${role}`);
+      return await fn();
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  }
+
+  it('grants each role exactly its table privileges, the exporter and browsers only the payload columns of runtime_metrics', async () => {
+    const { rows } = await client.query<{ role: string; tbl: string; s: boolean; i: boolean; ci: boolean; u: boolean; d: boolean }>(
+      `SELECT r AS role, t AS tbl,
+              has_table_privilege(r, t, 'SELECT') AS s, has_table_privilege(r, t, 'INSERT') AS i,
+              has_any_column_privilege(r, t, 'INSERT') AS ci,
+              has_table_privilege(r, t, 'UPDATE') AS u, has_table_privilege(r, t, 'DELETE') AS d
+         FROM unnest($1::text[]) AS r, unnest($2::text[]) AS t`,
+      [Object.keys(EXPECTED_PRIVILEGES), TABLES],
+    );
+    const actual: Record<string, Record<string, string>> = {};
+    for (const row of rows) {
+      const letters = `${row.s ? 'S' : ''}${row.i ? 'I' : row.ci ? 'i' : ''}${row.u ? 'U' : ''}${row.d ? 'D' : ''}`;
+      (actual[row.role] ??= {})[row.tbl] = letters || '-';
+    }
+    expect(actual).toEqual(EXPECTED_PRIVILEGES);
+    const { rows: columns } = await client.query<{ role: string; tx: boolean; id: boolean; event_data: boolean }>(
+      `SELECT r AS role, has_column_privilege(r, 'public.runtime_metrics', 'tx', 'INSERT') AS tx,
+              has_column_privilege(r, 'public.runtime_metrics', 'id', 'INSERT') AS id,
+              has_column_privilege(r, 'public.runtime_metrics', 'event_data', 'INSERT') AS event_data
+         FROM unnest(ARRAY['cc_exporter', 'anon', 'authenticated']) AS r`,
+    );
+    for (const c of columns) expect(c, c.role).toEqual({ role: c.role, tx: false, id: false, event_data: true });
+  });
+
+  it('has row level security on every table browsers or the exporter write, and refuses oversized browser rows', async () => {
+    const { rows } = await client.query<{ relname: string; relrowsecurity: boolean }>(
+      `SELECT relname, relrowsecurity FROM pg_class WHERE oid IN ('public.runtime_metrics'::regclass, 'public.alert_history'::regclass, 'public.deployment_log'::regclass) ORDER BY relname`,
+    );
+    expect(rows).toEqual([
+      { relname: 'alert_history', relrowsecurity: true },
+      { relname: 'deployment_log', relrowsecurity: true },
+      { relname: 'runtime_metrics', relrowsecurity: true },
+    ]);
+    await as('anon', async () => {
+      await client.query('SAVEPOINT s');
+      await expect(client.query(`INSERT INTO public.runtime_metrics (event_type, event_data) VALUES ($1, '{}')`, ['x'.repeat(65)])).rejects.toThrow(/row-level security/);
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      await expect(client.query(`INSERT INTO public.runtime_metrics (event_type, event_data) VALUES ('page_view', $1::jsonb)`, [JSON.stringify({ page: 'p'.repeat(70_000) })])).rejects.toThrow(/row-level security/);
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      await client.query(`INSERT INTO public.runtime_metrics (event_type, event_data) VALUES ('page_view', '{"page": "/menu"}')`);
+    });
+  });
+
+  it("runs the exporter's own writes as cc_exporter: span rows and alert history, and no more", async () => {
+    await as('cc_exporter', async () => {
+      await insertRows(client, [{ createdAt: new Date().toISOString(), sessionId: 's', eventType: 'page_view', eventData: { page: '/menu' } }]);
+      const payload = parseWebhookPayload({
+        status: 'firing',
+        alerts: [{ status: 'firing', labels: { alertname: 'X' }, annotations: {}, startsAt: '2026-01-01T00:00:00Z', fingerprint: 'f1' }],
+      });
+      await writeAlertHistory(client, payload);
+      await writeAlertHistory(client, payload); // the replay updates the same row
+      const { rows } = await client.query<{ n: number }>(`SELECT notifications AS n FROM public.alert_history WHERE fingerprint = 'f1'`);
+      expect(rows).toEqual([{ n: 2 }]);
+      await client.query('SAVEPOINT s');
+      for (const sql of ['DELETE FROM public.runtime_metrics', 'UPDATE public.runtime_metrics SET event_type = event_type', 'DELETE FROM public.alert_history', 'SELECT * FROM public.orders', `INSERT INTO public.deployment_log (environment, version) VALUES ('p', '1')`]) {
+        await expect(client.query(sql), sql).rejects.toThrow(/permission denied/);
+        await client.query('ROLLBACK TO SAVEPOINT s');
+      }
+    });
+  });
+
+  it('keeps Grafana read-only even where a privilege would allow a write', async () => {
+    const { rows } = await client.query<{ setting: string }>(
+      `SELECT array_to_string(setconfig, ',') AS setting FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'cc_grafana' AND s.setdatabase = 0`,
+    );
+    expect(rows).toEqual([{ setting: 'default_transaction_read_only=on' }]);
+    await as('cc_grafana', async () => {
+      const { rows: counted } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.alert_history');
+      expect(Number(counted[0]!.n)).toBeGreaterThanOrEqual(0);
+      await expect(client.query(`INSERT INTO public.runtime_metrics (event_type, event_data) VALUES ('x', '{}')`)).rejects.toThrow(/permission denied/);
+    });
+  });
+});
+
+describeEachBackend('a label flood through the public OTLP endpoint', (kind) => {
+  const LIMIT = 20;
+  let db: TestDatabase;
+  let exporter: RunningExporter;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    exporter = await startExporter(db.connectionString, { DB_POOL_MAX: '1', COLLECTORS: 'events', LABEL_VALUE_LIMIT: String(LIMIT), OTLP_RATE_LIMIT_PER_MINUTE: '0' });
+    expect((await exporter.get('/metrics')).status).toBe(200); // the event cursor starts here
+  });
+  afterAll(async () => {
+    await exporter?.stop();
+    await db?.stop();
+  });
+
+  it('stays within the label cap: 2,000 distinct pages, actions, error types and endpoints make at most the cap of values per label', async () => {
+    const words = (i: number) => `${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + (Math.floor(i / 26) % 26))}${String.fromCharCode(97 + (Math.floor(i / 676) % 26))}page`;
+    for (let batch = 0; batch < 10; batch++) {
+      const spans: JsonSpanInput[] = Array.from({ length: 200 }, (_, k): JsonSpanInput[] => {
+        const i = batch * 200 + k;
+        return [
+          { name: 'page_view', attributes: { page: `/flood/${words(i)}`, 'session.id': 'flood' } },
+          { name: 'click', attributes: { 'user.action': `action_${words(i)}`, 'session.id': 'flood' } },
+          { name: 'render', attributes: { 'session.id': 'flood' }, events: [{ name: 'exception', attributes: { 'exception.type': `Error${words(i)}`, 'exception.message': 'm' } }] },
+          { name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': `https://api.example/${words(i)}/list`, 'http.response.status_code': 200, 'session.id': 'flood' } },
+        ];
+      }).flat();
+      expect((await post(exporter.url, jsonRequest(spans))).status).toBe(200);
+    }
+    await waitUntilSettled(exporter.pool);
+    const series = parseExposition((await exporter.get('/metrics')).body);
+    const values = (metric: string, label: string) =>
+      new Set([...series.keys()].filter((k) => k.startsWith(`${metric}{`)).map((k) => new RegExp(`${label}="([^"]*)"`).exec(k)?.[1]));
+    for (const [metric, label] of [
+      ['cc_page_views_total', 'page'],
+      ['cc_user_actions_total', 'action'],
+      ['cc_frontend_errors_total', 'error_type'],
+      ['cc_api_request_duration_seconds_count', 'endpoint'],
+    ] as const) {
+      const seen = values(metric, label);
+      expect(seen.size, `${metric}: ${[...seen].slice(0, 5).join(', ')}…`).toBeGreaterThan(LIMIT / 2); // the flood did reach the collector
+      expect(seen.size, metric).toBeLessThanOrEqual(LIMIT + 3); // the cap, plus other and the reserved values
+      expect(seen.has('other'), metric).toBe(true);
+    }
+    expect(series.size).toBeLessThan(2_000);
+  });
+});
