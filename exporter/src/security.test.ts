@@ -94,6 +94,7 @@ const EXPECTED_PRIVILEGES: Record<string, Record<string, string>> = {
   cc_grafana: { 'public.runtime_metrics': 'S', 'public.alert_history': 'S', 'public.deployment_log': 'S', 'public.mv_order_health': 'S', 'public.orders': '-', 'observability.active_orders': 'S' },
   anon: { 'public.runtime_metrics': 'i', 'public.alert_history': '-', 'public.deployment_log': '-', 'public.mv_order_health': '-', 'public.orders': '-', 'observability.active_orders': '-' },
   authenticated: { 'public.runtime_metrics': 'i', 'public.alert_history': '-', 'public.deployment_log': '-', 'public.mv_order_health': '-', 'public.orders': '-', 'observability.active_orders': '-' },
+  service_role: { 'public.runtime_metrics': 'SIUD', 'public.alert_history': 'SIUD', 'public.deployment_log': 'SIUD', 'public.mv_order_health': 'S', 'observability.active_orders': 'S' },
 };
 
 describeEachBackend('database roles and row level security', (kind) => {
@@ -131,6 +132,7 @@ describeEachBackend('database roles and row level security', (kind) => {
     );
     const actual: Record<string, Record<string, string>> = {};
     for (const row of rows) {
+      if (row.role === 'service_role' && row.tbl === 'public.orders') continue; // the app's schema grants that
       const letters = `${row.s ? 'S' : ''}${row.i ? 'I' : row.ci ? 'i' : ''}${row.u ? 'U' : ''}${row.d ? 'D' : ''}`;
       (actual[row.role] ??= {})[row.tbl] = letters || '-';
     }
@@ -180,6 +182,13 @@ describeEachBackend('database roles and row level security', (kind) => {
         await client.query('ROLLBACK TO SAVEPOINT s');
       }
     });
+  });
+
+  it("bounds whatever the exporter's role runs: statement, lock and idle-in-transaction timeouts on the role itself", async () => {
+    const { rows } = await client.query<{ setting: string }>(
+      `SELECT unnest(setconfig) AS setting FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = 'cc_exporter' AND s.setdatabase = 0 ORDER BY 1`,
+    );
+    expect(rows.map((r) => r.setting)).toEqual(['idle_in_transaction_session_timeout=30s', 'lock_timeout=2s', 'statement_timeout=10s']);
   });
 
   it('keeps Grafana read-only even where a privilege would allow a write', async () => {
