@@ -91,3 +91,68 @@ export function errorCode(err: unknown): string {
 export function report(line: string): void {
   process.stdout.write(`[faults] ${line}\n`);
 }
+
+/** Workers posting OTLP requests back to back, each outcome in the ledger, until stop(). */
+export function startIngestLoad(url: string, { prefix, workers, spans }: { prefix: string; workers: number; spans: number }) {
+  const ledger: Outcome[] = [];
+  let running = true;
+  const worker = async (w: number) => {
+    for (let k = 0; running; k++) {
+      const outcome: Outcome = { id: `${prefix}${w}-${k}`, spans };
+      ledger.push(outcome);
+      try {
+        const res = await fetch(`${url}/v1/traces`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(pageViews(outcome.id, spans)),
+          signal: AbortSignal.timeout(15_000),
+        });
+        outcome.status = res.status;
+        outcome.retryAfter = res.headers.get('retry-after');
+        await res.arrayBuffer();
+      } catch (err) {
+        outcome.error = errorCode(err);
+      }
+      if (!is2xx(outcome)) await sleep(50); // an OTLP client backs off; do not spin on 503s
+    }
+  };
+  const all = Array.from({ length: workers }, (_, w) => worker(w));
+  return {
+    ledger,
+    async stop() {
+      running = false;
+      await Promise.all(all);
+    },
+  };
+}
+
+export interface Scrape {
+  /** when it started and ended (ms since the epoch) */
+  from: number;
+  at: number;
+  status: number;
+  up: number | undefined;
+  ms: number;
+}
+
+/** GET /metrics every intervalMs until stop(), like Prometheus. */
+export function startScrapes(get: (path: string) => Promise<{ status: number; body: string; ms: number }>, intervalMs = 100) {
+  const scrapes: Scrape[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const from = Date.now();
+      const res = await get('/metrics');
+      const up = /^cc_up (\S+)$/m.exec(res.body)?.[1];
+      scrapes.push({ from, at: Date.now(), status: res.status, up: up === undefined ? undefined : Number(up), ms: res.ms });
+      await sleep(intervalMs);
+    }
+  })();
+  return {
+    scrapes,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}

@@ -11,20 +11,13 @@ import { backends, connect, createTestDatabase, waitUntilSettled, type TestDatab
 import { startExporter, type RunningExporter } from '../test/exporter.js';
 import { parseExposition } from '../test/metrics.js';
 import { startProxy, type DbProxy } from '../test/proxy.js';
-import { errorCode, is2xx, pageViews, reconcile, report, rowsPerSession, sleep, tally, type Outcome } from './helpers.js';
+import { is2xx, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
 
 const server = backends.find((b) => b.kind === 'postgres')!;
 const WORKERS = 4;
 const SPANS = 10;
 /** Prometheus' default scrape timeout: a scrape must answer well within it, Postgres or not */
 const SCRAPE_TIMEOUT_MS = 10_000;
-
-interface Scrape {
-  at: number;
-  status: number;
-  up: number | undefined;
-  ms: number;
-}
 
 describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [postgres]${server.skip ? ` (skipped: ${server.skip})` : ''}`, () => {
   let db: TestDatabase;
@@ -51,37 +44,8 @@ describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [p
   });
 
   it('keeps every 2xx span and recovers by itself across outages during ingest and scrapes', async () => {
-    const ledger: Outcome[] = [];
-    const scrapes: Scrape[] = [];
-    let running = true;
-
-    const worker = async (w: number) => {
-      for (let k = 0; running; k++) {
-        const outcome: Outcome = { id: `outage-${w}-${k}`, spans: SPANS };
-        ledger.push(outcome);
-        try {
-          const res = await fetch(`${exporter.url}/v1/traces`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(pageViews(outcome.id, SPANS)),
-            signal: AbortSignal.timeout(15_000),
-          });
-          outcome.status = res.status;
-          outcome.retryAfter = res.headers.get('retry-after');
-          await res.arrayBuffer();
-        } catch (err) {
-          outcome.error = errorCode(err);
-        }
-        if (!is2xx(outcome)) await sleep(50); // an OTLP client backs off; do not spin on 503s
-      }
-    };
-    const scraper = async () => {
-      while (running) {
-        const res = await exporter.get('/metrics');
-        scrapes.push({ at: Date.now(), status: res.status, up: parseExposition(res.body).get('cc_up'), ms: res.ms });
-        await sleep(100);
-      }
-    };
+    const load = startIngestLoad(exporter.url, { prefix: 'outage-', workers: WORKERS, spans: SPANS });
+    const scraping = startScrapes((path) => exporter.get(path));
 
     // The schedule: up, cut (refused and dropped), up, blackholed (accepts, never answers), up, cut, up.
     const windows: { what: string; from: number; to: number }[] = [];
@@ -92,7 +56,6 @@ describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [p
       await proxy.restore();
       windows.push({ what, from, to: Date.now() });
     };
-    const load = [...Array.from({ length: WORKERS }, (_, w) => worker(w)), scraper()];
     const markers: number[] = [];
     try {
       await sleep(1_000);
@@ -101,13 +64,15 @@ describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [p
       await outage('blackhole', 2_500); // longer than a scrape caught at its start plus the 1 s connect timeout
       await sleep(1_500);
       await outage('cut', 1_000);
-      markers.push(ledger.length);
+      markers.push(load.ledger.length);
       await sleep(2_000); // after the last outage: the exporter must store again, by itself
     } finally {
       await proxy.restore();
-      running = false;
-      await Promise.all(load);
+      await load.stop();
+      await scraping.stop();
     }
+    const { ledger } = load;
+    const { scrapes } = scraping;
 
     // Every request got an HTTP answer (the exporter never crashed nor hung): 2xx, or 503 + Retry-After.
     expect(ledger.filter((o) => o.error !== undefined)).toEqual([]);

@@ -1,6 +1,7 @@
 // Says once, before the run, which tests will skip on this machine and why (in CI nothing may).
 import { backends } from './databases.js';
 import { alertingStackSkip } from './alerting-stack.js';
+import { privatePostgresSkip } from './private-postgres.js';
 import { findTool } from './tools.js';
 
 export default function announceSkips(): void {
@@ -16,6 +17,10 @@ export default function announceSkips(): void {
   if (amtool.skip) skips.push(`amtool route tests: ${amtool.skip}`);
   const stack = alertingStackSkip();
   if (stack) skips.push(`the alerting end-to-end test: ${stack}`);
+  const faultTools = [findTool('prometheus-alertmanager').skip, findTool('openssl').skip].filter(Boolean).join(', ');
+  if (faultTools) skips.push(`the fault tests with the real Alertmanager (Slack, Twilio, history retries): ${faultTools}`);
+  const privatePostgres = privatePostgresSkip();
+  if (privatePostgres) skips.push(`the fault test restarting a private Postgres cluster: ${privatePostgres}`);
   const compose = findTool('docker-compose');
   if (compose.skip) skips.push(`docker-compose config (docker-compose.yml): ${compose.skip}`);
   const chromium = findTool('chromium');

@@ -1,0 +1,122 @@
+// The Postgres server itself stopped and started again under ingest and scrapes — a clean fast
+// shutdown (sessions terminated by the server) and a crash (pg_ctl stop -m immediate, WAL
+// recovery at the next start) — on a private throwaway cluster, so the shared test server is
+// never stopped: every span answered 2xx is in runtime_metrics after the crash recovery (a 2xx
+// is sent after a durable commit), the exporter reconnects by itself, and the event counters end
+// equal to the rows. postgres-outage.test.ts does the same with the network cut by a proxy.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger, waitUntilSettled } from '../test/databases.js';
+import { startExporter, type RunningExporter } from '../test/exporter.js';
+import { parseExposition } from '../test/metrics.js';
+import { privatePostgresSkip, startPrivatePostgres, type PrivatePostgres } from '../test/private-postgres.js';
+import { applySqlDir, migrate } from '../migrate.js';
+import { sqlPaths } from '../paths.js';
+import { is2xx, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
+
+const skip = privatePostgresSkip();
+const WORKERS = 4;
+const SPANS = 10;
+const SCRAPE_TIMEOUT_MS = 10_000;
+
+describe.skipIf(skip !== undefined)(`Postgres server stopped and restarted under load [private cluster]${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let cluster: PrivatePostgres;
+  let exporter: RunningExporter;
+
+  beforeAll(async () => {
+    cluster = await startPrivatePostgres();
+    const client = new pg.Client({ connectionString: cluster.connectionString });
+    await client.connect();
+    try {
+      await applySqlDir(client, sqlPaths.app);
+      await migrate(client, { logger: silentLogger });
+    } finally {
+      await client.end();
+    }
+    exporter = await startExporter(cluster.connectionString, {
+      DB_POOL_MAX: '3',
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      DB_STATEMENT_TIMEOUT_MS: '2000',
+      DB_LOCK_TIMEOUT_MS: '500',
+      OTLP_RATE_LIMIT_PER_MINUTE: '0',
+      EVENTS_BATCH_SIZE: '200',
+    });
+    expect((await exporter.get('/metrics')).status).toBe(200); // the event cursor starts here, on an empty table
+  }, 90_000);
+  afterAll(async () => {
+    await exporter?.stop();
+    await cluster?.destroy();
+  });
+
+  it('keeps every 2xx span through a fast shutdown and a crash of the server, and reconnects by itself', async () => {
+    const load = startIngestLoad(exporter.url, { prefix: 'restart-', workers: WORKERS, spans: SPANS });
+    const scraping = startScrapes((path) => exporter.get(path));
+    const windows: { what: string; from: number; to: number }[] = [];
+    let marker = 0;
+    let down = false;
+    const outage = async (mode: 'fast' | 'immediate', ms: number) => {
+      const from = Date.now();
+      down = true;
+      await cluster.stop(mode);
+      await sleep(ms);
+      await cluster.start();
+      down = false;
+      windows.push({ what: mode === 'fast' ? 'fast shutdown' : 'crash', from, to: Date.now() });
+    };
+    try {
+      await sleep(1_000);
+      await outage('fast', 1_500);
+      await sleep(1_500);
+      await outage('immediate', 1_500);
+      marker = load.ledger.length;
+      await sleep(2_000); // after the crash recovery: the exporter must store again, by itself
+    } finally {
+      if (down) await cluster.start().catch(() => undefined);
+      await load.stop();
+      await scraping.stop();
+    }
+    const { ledger } = load;
+    const { scrapes } = scraping;
+
+    expect(ledger.filter((o) => o.error !== undefined)).toEqual([]);
+    for (const o of ledger.filter((x) => !is2xx(x))) expect([o.status, o.retryAfter], o.id).toEqual([503, '5']);
+    for (const w of windows) {
+      expect(scrapes.some((s) => s.from >= w.from && s.at <= w.to + 500 && s.up === 0), `${w.what}: a scrape with cc_up 0`).toBe(true);
+    }
+    const afterLast = ledger.slice(marker + WORKERS * 2).filter((o) => o.status !== undefined);
+    expect(afterLast.filter(is2xx).length).toBeGreaterThan(afterLast.length / 2);
+    expect(scrapes.at(-1)?.up).toBe(1);
+    expect(scrapes.filter((s) => s.status !== 200)).toEqual([]);
+    const slowest = Math.max(...scrapes.map((s) => s.ms));
+    expect(slowest).toBeLessThan(SCRAPE_TIMEOUT_MS);
+
+    const client = new pg.Client({ connectionString: cluster.connectionString });
+    await client.connect();
+    try {
+      const r = reconcile(ledger, await rowsPerSession(client, 'restart-'));
+      report(
+        `Postgres server restarted under load (${windows.map((w) => `${w.what} ${w.to - w.from} ms`).join(', ')}): ${ledger.length} requests ${JSON.stringify(tally(ledger))}, ` +
+          `${r.acceptedSpans} spans answered 2xx, ${r.rows} rows after recovery (${r.storedWithoutAnswerSpans} from requests answered 503 after their commit); ` +
+          `${scrapes.length} scrapes all 200, ${scrapes.filter((s) => s.up === 0).length} with cc_up 0, slowest ${Math.round(slowest)} ms`,
+      );
+      expect(r.lost).toEqual([]);
+      expect(r.partial).toEqual([]);
+      expect(r.unknown).toEqual([]);
+      expect(r.acceptedSpans).toBeGreaterThan(0);
+      expect(r.rows).toBe(r.acceptedSpans + r.storedWithoutAnswerSpans);
+
+      await waitUntilSettled(client);
+      const inTable = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM public.runtime_metrics')).rows[0]!.n);
+      let counted = -1;
+      for (let i = 0; i < 50 && counted !== inTable; i++) {
+        const series = parseExposition((await exporter.get('/metrics')).body);
+        counted = [...series].filter(([k]) => k.startsWith('cc_events_total{')).reduce((n, [, v]) => n + v, 0);
+        if (counted !== inTable) await sleep(200);
+      }
+      report(`event counters after the restarts: cc_events_total sums to ${counted}, ${inTable} rows in the table`);
+      expect(counted).toBe(inTable);
+    } finally {
+      await client.end();
+    }
+  }, 60_000);
+});
