@@ -52,13 +52,19 @@ interface Answer {
 function send(base: string, { method = 'POST', path, headers = {}, body }: Request): Promise<Answer> {
   const bytes = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = httpRequest(`${base}${path}`, { method, headers: { ...(bytes ? { 'content-length': String(bytes.length) } : {}), ...headers }, agent: false }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
-    req.on('error', reject);
+    // A 413 arrives while the body is still being written, and the server then closes the
+    // connection: the write's EPIPE or ECONNRESET after the answer is not a failure.
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
     req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
     req.end(bytes);
   });
