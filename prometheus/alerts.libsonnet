@@ -194,11 +194,20 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           },
           {
             alert: 'BackupTooOld',
-            expr: 'time() - %s > %s * 3600' % [gauge('cc_backup_last_success_timestamp_seconds'), num(c.backupMaxAgeHours)],
+            // Also when no successful backup is on record while the backups collector works:
+            // none has run yet, or the last one is older than the events kept in runtime_metrics
+            // (the maintenance job prunes them), which would otherwise resolve the alert by
+            // itself. That branch has the same labels (job, instance) and the value -1.
+            expr: '(time() - %s > %s * 3600)\nor on (job, instance)\n-1 * max by (job, instance) (%s == 1 unless on (job, instance) %s)' % [
+              gauge('cc_backup_last_success_timestamp_seconds'),
+              num(c.backupMaxAgeHours),
+              gauge('cc_collector_success{collector="backups"}'),
+              gauge('cc_backup_last_success_timestamp_seconds'),
+            ],
             labels: { severity: 'warning' },
             annotations: {
-              summary: 'The last successful database backup is more than %s hours old.' % num(c.backupMaxAgeHours),
-              description: 'The last successful backup finished {{ $value | humanizeDuration }} ago.',
+              summary: 'No successful database backup in the last %s hours.' % num(c.backupMaxAgeHours),
+              description: '{{ if lt $value 0.0 }}No successful backup is on record: none has run yet, or the last one is older than the events kept in runtime_metrics.{{ else }}The last successful backup finished {{ $value | humanizeDuration }} ago.{{ end }}',
               dashboard_url: dashboardURL(108),
             },
           } + pendingFor(c.backupTooOldFor),
