@@ -64,7 +64,10 @@ describe('grafana/provisioning/datasources/datasources.yml', () => {
 
   it('Postgres is the read-only role cc_grafana, its password only from a file', () => {
     const pg = byUid('cc-postgres');
-    expect(pg.user).toBe('cc_grafana');
+    // GRAFANA_PG_USER: cc_grafana unless set (cc_grafana.<project-ref> through Supabase's pooler).
+    expect(pg.user).toBe('${GRAFANA_PG_USER}');
+    expect(read('docker-compose.yml')).toContain('GRAFANA_PG_USER: ${GRAFANA_PG_USER:-cc_grafana}');
+    expect(read('.env.example')).toMatch(/^GRAFANA_PG_USER=cc_grafana$/m);
     expect(read('sql/migrations/001_roles.sql')).toMatch(/ALTER ROLE cc_grafana SET default_transaction_read_only = on/);
     expect(pg.password).toBeUndefined();
     expect(Object.keys(pg.secureJsonData ?? {})).toEqual(['password']);
