@@ -312,9 +312,9 @@ function hookCases(path: string): Case[] {
     c('content type text/plain, body not JSON', 'alert!', 400, notJson, { 'content-type': 'text/plain', ...hookAuth }),
     c('charset latin1', good, 415, /unsupported charset "LATIN1"/, { 'content-type': 'application/json; charset=latin1', ...hookAuth }),
     c('content encoding compress', good, 415, /unsupported content encoding "compress"/, { ...json, ...hookAuth, 'content-encoding': 'compress' }),
-    c('content encoding br, body not brotli', good, 400, /Decompression failed/, { ...json, ...hookAuth, 'content-encoding': 'br' }),
+    c('content encoding br, body not brotli', good, 400, /^the body is not valid Content-Encoding br data: Decompression failed/, { ...json, ...hookAuth, 'content-encoding': 'br' }),
     c('a gzip bomb (50 MB of spaces)', bomb('{"alerts":['), 413, /request entity too large/, { ...json, ...hookAuth, 'content-encoding': 'gzip' }),
-    c('gzip declared, plain body', good, 400, /incorrect header check/, { ...json, ...hookAuth, 'content-encoding': 'gzip' }),
+    c('gzip declared, plain body', good, 400, /^the body is not valid Content-Encoding gzip data: incorrect header check/, { ...json, ...hookAuth, 'content-encoding': 'gzip' }),
   ];
 }
 

@@ -98,10 +98,15 @@ export function createHooksRouter({ db, options, registry, logger, sms: smsOptio
     res.status(req.method === 'POST' ? 404 : 405).json({ error: `${req.method} ${req.path}: the webhooks are POST ${ALERT_HISTORY_PATH} and POST ${SMS_PATH}` });
   });
 
-  router.use(['/hooks', '/hooks/*path'], ((err, _req, res, next) => {
+  router.use(['/hooks', '/hooks/*path'], ((err, req, res, next) => {
     if (err instanceof PayloadError) return res.status(400).json({ error: `not an Alertmanager webhook payload: ${err.message}` });
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed') return res.status(400).json({ error: `the body is not JSON: ${e.message ?? ''}` });
+    // body-parser passes zlib's own error on (a 400 without a type): say what it was decoding.
+    const encoding = req.headers['content-encoding'];
+    if (e.status === 400 && e.type === undefined && encoding !== undefined) {
+      return res.status(400).json({ error: `the body is not valid Content-Encoding ${encoding} data: ${e.message ?? ''}` });
+    }
     next(err);
   }) as express.ErrorRequestHandler);
 
