@@ -49,7 +49,12 @@ describe('cc-ops backup / restore (help, usage)', () => {
     expect((await ops(['backup', '--name', '../x'], {})).code).toBe(2);
     const noDb = await ops(['backup'], {});
     expect(noDb.code).toBe(2);
-    expect(noDb.stderr).toContain('DATABASE_URL');
+    expect(noDb.stderr).toContain('backup: DATABASE_URL (or DATABASE_URL_FILE) is not set; it names the database to back up');
+    // Nothing listens on port 1: exit 1, the URL shown without its password.
+    const unreachable = await ops(['restore', 'x'], { DATABASE_URL: 'postgres://restorer:s3cret-pw@127.0.0.1:1/app' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('restore: cannot connect to postgres://restorer:***@127.0.0.1:1/app: ');
+    expect(unreachable.stdout + unreachable.stderr).not.toContain('s3cret-pw');
   });
 });
 

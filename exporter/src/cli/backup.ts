@@ -2,12 +2,11 @@
 // `cc-ops backup` (`npm run db:backup`): the app's core tables of DATABASE_URL into
 // <dir>/<name>/, one gzip COPY file per table and a manifest (see ../backup/backup.ts).
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { BackupExistsError, createBackup, defaultBackupName } from '../backup/backup.js';
 import { BACKUP_NAME } from '../backup/manifest.js';
 import { createProgress, formatBytes, formatCount } from '../backup/progress.js';
 import { BACKUP_TABLES } from '../backup/tables.js';
-import { ConfigError, loadConfig, redactUrl } from '../config.js';
+import { connectDatabaseOrExit } from './database.js';
 import { isEntryPoint } from './entry.js';
 
 const USAGE = `usage: cc-ops backup [--dir <path>] [--name <name>] [--force]      (or: npm run db:backup -- …)
@@ -56,26 +55,8 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
   }
   const root = args.dir ?? (process.env.BACKUP_DIR?.trim() || 'backups');
 
-  let databaseUrl: string | undefined;
-  try {
-    databaseUrl = loadConfig(process.env).databaseUrl;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`backup: ${err.message}`);
-    return 2;
-  }
-  if (!databaseUrl) {
-    console.error('backup: DATABASE_URL (or DATABASE_URL_FILE) is not set; it names the database to back up');
-    return 2;
-  }
-
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'cc-backup' });
-  try {
-    await client.connect();
-  } catch (err) {
-    console.error(`backup: cannot connect to ${redactUrl(databaseUrl)}: ${(err as Error).message}`);
-    return 1;
-  }
+  const client = await connectDatabaseOrExit('backup', 'the database to back up', 'cc-backup');
+  if (typeof client === 'number') return client;
   try {
     const result = await createBackup(client, { root, name, force: args.force ?? false, progress: createProgress(process.stderr) });
     const m = result.manifest;

@@ -3,8 +3,7 @@
 // recording each in observability.schema_migrations. Exits non-zero with the failing
 // statement on error.
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { ConfigError, loadConfig, redactUrl } from '../config.js';
+import { connectDatabaseOrExit } from './database.js';
 import { createLogger } from '../log.js';
 import { applySqlDir, migrate, SqlApplyError } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
@@ -38,27 +37,9 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
     return 0;
   }
 
-  let databaseUrl: string | undefined;
-  try {
-    databaseUrl = loadConfig(process.env).databaseUrl;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`db:migrate: ${err.message}`);
-    return 2;
-  }
-  if (!databaseUrl) {
-    console.error('db:migrate: DATABASE_URL (or DATABASE_URL_FILE) is not set; it names the database to migrate');
-    return 2;
-  }
-
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'cc-migrate' });
-  try {
-    await client.connect();
-  } catch (err) {
-    console.error(`db:migrate: cannot connect to ${redactUrl(databaseUrl)}: ${(err as Error).message}`);
-    return 1;
-  }
+  const client = await connectDatabaseOrExit('db:migrate', 'the database to migrate', 'cc-migrate');
+  if (typeof client === 'number') return client;
   try {
     if (args.dev && !args['dry-run']) await applySqlDir(client, sqlPaths.app);
     const names = await migrate(client, { logger, dryRun: args['dry-run'] ?? false });

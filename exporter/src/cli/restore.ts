@@ -2,11 +2,10 @@
 // `cc-ops restore <name>` (`npm run db:restore`): a local backup's tables back into
 // DATABASE_URL in one transaction, after every check (see ../backup/restore.ts).
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { BackupInvalidError } from '../backup/manifest.js';
 import { createProgress, formatCount } from '../backup/progress.js';
 import { restoreBackup, RestoreRefusedError, RestoreUsageError, type RestoreResult } from '../backup/restore.js';
-import { ConfigError, loadConfig, redactUrl } from '../config.js';
+import { connectDatabaseOrExit } from './database.js';
 import { isEntryPoint } from './entry.js';
 
 const USAGE = `usage: cc-ops restore <name> [--dry-run] [--tables=a,b] [--dir <path>]      (or: npm run db:restore -- …)
@@ -75,26 +74,8 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
   }
   const root = args.dir ?? (process.env.BACKUP_DIR?.trim() || 'backups');
 
-  let databaseUrl: string | undefined;
-  try {
-    databaseUrl = loadConfig(process.env).databaseUrl;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`restore: ${err.message}`);
-    return 2;
-  }
-  if (!databaseUrl) {
-    console.error('restore: DATABASE_URL (or DATABASE_URL_FILE) is not set; it names the database to restore into');
-    return 2;
-  }
-
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'cc-restore' });
-  try {
-    await client.connect();
-  } catch (err) {
-    console.error(`restore: cannot connect to ${redactUrl(databaseUrl)}: ${(err as Error).message}`);
-    return 1;
-  }
+  const client = await connectDatabaseOrExit('restore', 'the database to restore into', 'cc-restore');
+  if (typeof client === 'number') return client;
   try {
     const result = await restoreBackup(client, {
       root,
