@@ -8,7 +8,7 @@
 // `npm run bench:events` with BENCH_DATABASE_URL (or TEST_DATABASE_URL) naming a Postgres server;
 // BENCH_PARTS=scrape or BENCH_PARTS=ingest runs one part (default both; ingest alone loads nothing).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { withClient } from './database.js';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -27,7 +26,7 @@ import { createLogger } from '../log.js';
 import { applySqlDir, migrate } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
 import { buildRequest, REQUEST_VARIANTS, type LoadResult } from './ingest-load.js';
-import { createExporterLogin, openDatabase, procStat, procStatusKiB, startExporterChild, type BenchDatabase, type ExporterChild } from './processes.js';
+import { createExporterLogin, machineCpuSeconds, openDatabase, procStat, procStatusKiB, runLoadGenerator, startExporterChild, type BenchDatabase, type ExporterChild } from './processes.js';
 
 const SIZES = [1_000_000, 10_000_000];
 /** rows per INSERT … SELECT of the bulk load, one transaction each */
@@ -58,7 +57,6 @@ interface SummaryTable {
   rows: string[][];
   notes: string[];
 }
-
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -676,9 +674,6 @@ function ingestSeconds(): number {
   return seconds;
 }
 
-
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
 /**
  * CPU seconds used so far by the processes named postgres on this machine (the server and its
  * backends), when the server runs here; a backend that exits between two readings takes its
@@ -699,41 +694,6 @@ function postgresCpuSeconds(): number | undefined {
     return undefined;
   }
   return found ? total : undefined;
-}
-
-/** The machine's busy and total CPU time, seconds, from /proc/stat. */
-function machineCpuSeconds(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const [, ...values] = line.trim().split(/\s+/);
-    const n = values.map(Number);
-    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
-    const idle = (n[3] ?? 0) + (n[4] ?? 0);
-    return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
-  } catch {
-    return undefined;
-  }
-}
-
-
-/** One run of the load generator, in its own process; its JSON line. */
-async function runLoadGenerator(url: string, seconds: number, setting: IngestSetting): Promise<LoadResult> {
-  const script = fileURLToPath(new URL('./ingest-load.js', import.meta.url));
-  const args = [script, url, String(seconds), String(setting.concurrency), String(setting.spansPerRequest), String(INGEST_WARMUP_SECONDS)];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const limit = setTimeout(() => child.kill('SIGKILL'), (INGEST_WARMUP_SECONDS + seconds + 90) * 1000);
-  const code = await new Promise<number | string>((resolve) => {
-    child.once('exit', (c, signal) => resolve(signal ?? c ?? -1));
-    child.once('error', (err) => resolve(err.message));
-  });
-  clearTimeout(limit);
-  const line = stdout.trim().split('\n').pop() ?? '';
-  if (code !== 0 || !line.startsWith('{')) throw new Error(`the load generator failed (${code}): ${stderr.trim() || stdout.trim()}`);
-  return JSON.parse(line) as LoadResult;
 }
 
 async function maxId(client: pg.Client): Promise<string> {
@@ -872,7 +832,7 @@ async function benchIngest(ctx: BenchContext): Promise<void> {
         const t0 = performance.now();
         let load: LoadResult;
         try {
-          load = await runLoadGenerator(exporter.url, seconds, setting);
+          load = await runLoadGenerator(exporter.url, seconds, { ...setting, warmupSeconds: INGEST_WARMUP_SECONDS });
         } finally {
           clearInterval(sampler);
         }

@@ -8,18 +8,15 @@
 //   LOAD_SPANS_PER_SECOND  the ingest pace (default 61760, the benchmarked rate)
 //   LOAD_CONCURRENCY       requests in flight at most (default 4)
 //   LOAD_SPANS_PER_REQUEST spans per request (default 200)
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createLogger } from '../log.js';
 import { applySqlDir, migrate } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
 import { withClient } from './database.js';
 import { buildRequest, DEFAULT_WARMUP_SECONDS, type LoadResult } from './ingest-load.js';
-import { createExporterLogin, openDatabase, procStat, procStatusKiB, startExporterChild, type ExporterChild } from './processes.js';
+import { createExporterLogin, machineCpuSeconds, openDatabase, procStat, procStatusKiB, runLoadGenerator, startExporterChild, type ExporterChild } from './processes.js';
 
 /** bench:events part (b), 4 x 200: the benchmarked rate in BENCHMARKS.md */
 const BENCHMARKED_SPANS_PER_SECOND = 61_760;
@@ -86,37 +83,6 @@ function startScraper(url: string, token: string): { stop(): Promise<ScrapeStats
       return stats;
     },
   };
-}
-
-/** The load generator (ingest-load.ts) in its own process, paced; its JSON line. */
-async function runGenerator(url: string, seconds: number, concurrency: number, spansPerRequest: number, requestsPerSecond: number): Promise<LoadResult> {
-  const script = fileURLToPath(new URL('./ingest-load.js', import.meta.url));
-  const args = [script, url, String(seconds), String(concurrency), String(spansPerRequest), String(DEFAULT_WARMUP_SECONDS), String(requestsPerSecond)];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const limit = setTimeout(() => child.kill('SIGKILL'), (DEFAULT_WARMUP_SECONDS + seconds + 90) * 1000);
-  const code = await new Promise<number | string>((resolve) => {
-    child.once('exit', (c, signal) => resolve(signal ?? c ?? -1));
-    child.once('error', (err) => resolve(err.message));
-  });
-  clearTimeout(limit);
-  const line = stdout.trim().split('\n').pop() ?? '';
-  if (code !== 0 || !line.startsWith('{')) throw new Error(`the load generator failed (${code}): ${stderr.trim() || stdout.trim()}`);
-  return JSON.parse(line) as LoadResult;
-}
-
-/** The machine's busy and total CPU seconds, from /proc/stat (all CPUs). */
-function machineCpu(): { busy: number; total: number } | undefined {
-  try {
-    const n = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = n.reduce((a, b) => a + b, 0) / 100;
-    return { busy: total - ((n[3] ?? 0) + (n[4] ?? 0)) / 100, total };
-  } catch {
-    return undefined;
-  }
 }
 
 async function rowCount(client: pg.Client): Promise<number> {
@@ -192,20 +158,20 @@ async function main(): Promise<void> {
     let maxRssKiB = procStatusKiB(pid, 'VmRSS') ?? 0;
     const sampler = setInterval(() => (maxRssKiB = Math.max(maxRssKiB, procStatusKiB(pid, 'VmRSS') ?? 0)), 200);
     const cpu0 = procStat(pid)?.cpu;
-    const machine0 = machineCpu();
+    const machine0 = machineCpuSeconds();
     const t0 = performance.now();
     const scraper = startScraper(exporter.url, token);
     let load: LoadResult;
     let scrapes: ScrapeStats;
     try {
-      load = await runGenerator(exporter.url, seconds, concurrency, spansPerRequest, requestsPerSecond);
+      load = await runLoadGenerator(exporter.url, seconds, { concurrency, spansPerRequest, warmupSeconds: DEFAULT_WARMUP_SECONDS, requestsPerSecond });
     } finally {
       scrapes = await scraper.stop();
       clearInterval(sampler);
     }
     const wall = (performance.now() - t0) / 1000;
     const cpu1 = procStat(pid)?.cpu;
-    const machine1 = machineCpu();
+    const machine1 = machineCpuSeconds();
     const exporterCores = cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / wall : undefined;
     const machineCores = machine0 && machine1 ? (machine1.busy - machine0.busy) / wall : undefined;
     const hwmKiB = procStatusKiB(pid, 'VmHWM');

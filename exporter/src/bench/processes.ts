@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { withClient } from './database.js';
+import type { LoadResult } from './ingest-load.js';
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis));
 
@@ -43,6 +44,19 @@ export function procStat(pid: number | string): { comm: string; cpu: number } | 
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     return { comm, cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS }; // utime, stime (fields 14 and 15)
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's busy and total CPU time (all CPUs), seconds, from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const n = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = n.reduce((a, b) => a + b, 0);
+    const idle = (n[3] ?? 0) + (n[4] ?? 0);
+    return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
   } catch {
     return undefined;
   }
@@ -157,4 +171,33 @@ export async function startExporterChild(connectionString: string, nodeArgs: str
     throw new Error(`the exporter did not start (${ended ?? 'no URL printed within 30 s'}):\n  ${output.slice(-20).join('\n  ')}`);
   }
   return { pid: child.pid, url: url.replace('//localhost:', '//127.0.0.1:'), output, stop };
+}
+
+export interface GeneratorRun {
+  concurrency: number;
+  spansPerRequest: number;
+  warmupSeconds: number;
+  /** a fixed schedule at this rate (npm run load); as fast as the answers come when absent */
+  requestsPerSecond?: number;
+}
+
+/** One run of the load generator (ingest-load.ts) in its own process; its JSON line. */
+export async function runLoadGenerator(url: string, seconds: number, run: GeneratorRun): Promise<LoadResult> {
+  const script = fileURLToPath(new URL('./ingest-load.js', import.meta.url));
+  const args = [script, url, String(seconds), String(run.concurrency), String(run.spansPerRequest), String(run.warmupSeconds)];
+  if (run.requestsPerSecond !== undefined) args.push(String(run.requestsPerSecond));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const limit = setTimeout(() => child.kill('SIGKILL'), (run.warmupSeconds + seconds + 90) * 1000);
+  const code = await new Promise<number | string>((resolve) => {
+    child.once('exit', (c, signal) => resolve(signal ?? c ?? -1));
+    child.once('error', (err) => resolve(err.message));
+  });
+  clearTimeout(limit);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`the load generator failed (${code}): ${stderr.trim() || stdout.trim()}`);
+  return JSON.parse(line) as LoadResult;
 }
