@@ -2,7 +2,24 @@
 // (so rows can be counted per request), a ledger of what each request was answered, and the
 // check that every answered 2xx is in the table whole.
 import type pg from 'pg';
+import { expect } from 'vitest';
+import { waitUntilSettled } from '../test/databases.js';
+import { parseExposition } from '../test/metrics.js';
 import { jsonRequest } from '../test/otlp.js';
+
+/**
+ * The exporter of the outage tests: a small pool and short timeouts, so that an outage is felt
+ * within a second; no rate limit (every request comes from one loopback address); small event
+ * batches, so a scrape moves the event cursor many times.
+ */
+export const OUTAGE_EXPORTER_ENV: Record<string, string> = {
+  DB_POOL_MAX: '3',
+  DB_CONNECT_TIMEOUT_MS: '1000',
+  DB_STATEMENT_TIMEOUT_MS: '2000',
+  DB_LOCK_TIMEOUT_MS: '500',
+  OTLP_RATE_LIMIT_PER_MINUTE: '0',
+  EVENTS_BATCH_SIZE: '200',
+};
 
 /** An OTLP/JSON request of `spans` page_view spans, all carrying session.id = id: one row each. */
 export function pageViews(id: string, spans: number): object {
@@ -67,6 +84,33 @@ export function reconcile(ledger: readonly Outcome[], stored: Map<string, number
     }
   }
   return result;
+}
+
+/** No span answered 2xx is missing, no request is stored in part, no row comes from nowhere. */
+export function expectEveryAcceptedSpanStored(r: Reconciliation): void {
+  expect(r.lost).toEqual([]);
+  expect(r.partial).toEqual([]);
+  expect(r.unknown).toEqual([]);
+  expect(r.acceptedSpans).toBeGreaterThan(0);
+  expect(r.rows).toBe(r.acceptedSpans + r.storedWithoutAnswerSpans);
+}
+
+/**
+ * Once every row is settled, scrapes (for up to 10 s) until the exporter's cc_events_total sums
+ * to the rows in runtime_metrics: each row counted once, whatever happened meanwhile. Returns
+ * both sums (equal, or the last ones seen) for the caller to report and assert.
+ */
+export async function eventCountersAndRows(client: pg.ClientBase, metrics: () => Promise<string>): Promise<{ counted: number; inTable: number }> {
+  await waitUntilSettled(client);
+  const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.runtime_metrics');
+  const inTable = Number(rows[0]!.n);
+  let counted = -1;
+  for (let i = 0; i < 50 && counted !== inTable; i++) {
+    const series = parseExposition(await metrics());
+    counted = [...series].filter(([k]) => k.startsWith('cc_events_total{')).reduce((n, [, v]) => n + v, 0);
+    if (counted !== inTable) await sleep(200);
+  }
+  return { counted, inTable };
 }
 
 /** A short tally of the ledger, e.g. { "200": 312, "503": 40, "ECONNREFUSED": 3 }. */

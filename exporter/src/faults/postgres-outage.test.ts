@@ -7,11 +7,10 @@
 // answers), so the shared test server stays up. resilience.test.ts and otlp-resilience.test.ts
 // cover the same faults one request at a time; this is the same under concurrent load.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, connect, createTestDatabase, waitUntilSettled, type TestDatabase } from '../test/databases.js';
+import { backends, connect, createTestDatabase, type TestDatabase } from '../test/databases.js';
 import { startExporter, type RunningExporter } from '../test/exporter.js';
-import { parseExposition } from '../test/metrics.js';
 import { startProxy, type DbProxy } from '../test/proxy.js';
-import { is2xx, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
+import { eventCountersAndRows, expectEveryAcceptedSpanStored, is2xx, OUTAGE_EXPORTER_ENV, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
 
 const server = backends.find((b) => b.kind === 'postgres')!;
 const WORKERS = 4;
@@ -27,14 +26,7 @@ describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [p
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
     proxy = await startProxy(db.connectionString);
-    exporter = await startExporter(proxy.connectionString, {
-      DB_POOL_MAX: '3',
-      DB_CONNECT_TIMEOUT_MS: '1000',
-      DB_STATEMENT_TIMEOUT_MS: '2000',
-      DB_LOCK_TIMEOUT_MS: '500',
-      OTLP_RATE_LIMIT_PER_MINUTE: '0',
-      EVENTS_BATCH_SIZE: '200', // many cursor moves per scrape
-    });
+    exporter = await startExporter(proxy.connectionString, OUTAGE_EXPORTER_ENV);
     expect((await exporter.get('/metrics')).status).toBe(200); // the event cursor starts here, on an empty table
   });
   afterAll(async () => {
@@ -102,22 +94,10 @@ describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [p
           `${r.acceptedSpans} spans answered 2xx, ${r.rows} rows stored (${r.storedWithoutAnswerSpans} of them from requests answered 503 after their commit); ` +
           `${scrapes.length} scrapes all 200, ${scrapes.filter((s) => s.up === 0).length} with cc_up 0, slowest ${Math.round(slowest)} ms`,
       );
-      expect(r.lost).toEqual([]);
-      expect(r.partial).toEqual([]);
-      expect(r.unknown).toEqual([]);
-      expect(r.acceptedSpans).toBeGreaterThan(0);
-      expect(r.rows).toBe(r.acceptedSpans + r.storedWithoutAnswerSpans);
+      expectEveryAcceptedSpanStored(r);
 
       // The event collector counted each of those rows once across the outages.
-      await waitUntilSettled(client);
-      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.runtime_metrics');
-      const inTable = Number(rows[0]!.n);
-      let counted = -1;
-      for (let i = 0; i < 50 && counted !== inTable; i++) {
-        const series = parseExposition((await exporter.get('/metrics')).body);
-        counted = [...series].filter(([k]) => k.startsWith('cc_events_total{')).reduce((n, [, v]) => n + v, 0);
-        if (counted !== inTable) await sleep(200);
-      }
+      const { counted, inTable } = await eventCountersAndRows(client, async () => (await exporter.get('/metrics')).body);
       report(`event counters after the outages: cc_events_total sums to ${counted}, ${inTable} rows in the table`);
       expect(counted).toBe(inTable);
     } finally {
