@@ -320,22 +320,23 @@ describeEachBackend('OTLP receiver CORS and rate limit', (kind) => {
   });
 
   it('gives CORS headers to an allowed origin and none to others; then limits the rate with Retry-After', async () => {
-    const body = jsonRequest([{ name: 'page_view', attributes: { page: '/cors' } }]);
-    const fromShop = await post(exporter.url, body, { headers: { origin: allowed } });
+    // A new request each time (new span ids): the same bytes again would be a replay, stored once.
+    const body = () => jsonRequest([{ name: 'page_view', attributes: { page: '/cors' } }]);
+    const fromShop = await post(exporter.url, body(), { headers: { origin: allowed } });
     expect(fromShop.status).toBe(200);
     expect(fromShop.headers.get('access-control-allow-origin')).toBe(allowed);
     expect(fromShop.headers.get('access-control-expose-headers')).toBe('Retry-After');
 
-    const fromElsewhere = await post(exporter.url, body, { headers: { origin: 'https://evil.example' } });
+    const fromElsewhere = await post(exporter.url, body(), { headers: { origin: 'https://evil.example' } });
     expect(fromElsewhere.headers.get('access-control-allow-origin')).toBeNull();
 
-    const sameOrigin = await post(exporter.url, body);
+    const sameOrigin = await post(exporter.url, body());
     expect(sameOrigin.headers.get('access-control-allow-origin')).toBeNull();
 
     // 5 per minute: 3 used above (and the preflights are not counted).
-    expect((await post(exporter.url, body)).status).toBe(200);
-    expect((await post(exporter.url, body)).status).toBe(200);
-    const limited = await post(exporter.url, body, { headers: { origin: allowed } });
+    expect((await post(exporter.url, body())).status).toBe(200);
+    expect((await post(exporter.url, body())).status).toBe(200);
+    const limited = await post(exporter.url, body(), { headers: { origin: allowed } });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('12');
     expect(limited.headers.get('access-control-allow-origin')).toBe(allowed);

@@ -1,5 +1,6 @@
 // OTLP test helpers: hand-built OTLP/JSON requests, a raw POST, the runtime_metrics rows as
 // the receiver wrote them, and the official OpenTelemetry JS clients pointed at a receiver.
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Attributes as OtelAttributes } from '@opentelemetry/api';
 import { OTLPTraceExporter as OTLPHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -45,11 +46,15 @@ export interface JsonSpanInput {
 export const T0_MS = Date.UTC(2025, 0, 15, 12, 0, 0);
 export const msToNanos = (ms: number): string => (BigInt(Math.round(ms * 1000)) * 1000n).toString();
 
-/** An OTLP/JSON ExportTraceServiceRequest: one resource, one scope. */
+/**
+ * An OTLP/JSON ExportTraceServiceRequest: one resource, one scope. Ids are random, as a real
+ * client's are, so two calls never make the same body (the receiver stores a body once).
+ */
 export function jsonRequest(
   spans: JsonSpanInput[],
   { scope = 'test', resource = {} }: { scope?: string; resource?: Record<string, string | number | boolean> } = {},
 ): object {
+  const traceId = randomBytes(16).toString('hex');
   return {
     resourceSpans: [
       {
@@ -57,9 +62,9 @@ export function jsonRequest(
         scopeSpans: [
           {
             scope: { name: scope, version: '1.0.0' },
-            spans: spans.map((s, i) => ({
-              traceId: '5b8efff798038103d269b633813fc60c',
-              spanId: `eee19b7ec3c1b17${i % 10}`,
+            spans: spans.map((s) => ({
+              traceId,
+              spanId: randomBytes(8).toString('hex'),
               name: s.name ?? 'span',
               kind: s.kind ?? 1,
               startTimeUnixNano: msToNanos(s.startMs ?? T0_MS),
