@@ -53,6 +53,8 @@ export interface Config {
     corsAllowedOrigins: string[];
     /** requests per client (IP) per minute; 0 disables the limit */
     rateLimitPerMinute: number;
+    /** minutes a request body's digest is kept, so a client's replay is not stored twice; 0 turns this off */
+    dedupeWindowMinutes: number;
   };
   hooks: {
     /** bearer token Alertmanager sends to /hooks/*; undefined turns the webhooks off (404) */
@@ -121,6 +123,7 @@ export const DEFAULTS = {
   OTLP_MAX_ATTRIBUTE_LENGTH: '4096',
   OTLP_CORS_ALLOWED_ORIGINS: '',
   OTLP_RATE_LIMIT_PER_MINUTE: '600',
+  OTLP_DEDUPE_WINDOW_MINUTES: '60',
   TWILIO_API_BASE_URL: 'https://api.twilio.com',
   EMBEDDED_SIMULATOR: 'true',
   EMBEDDED_SIMULATOR_INTERVAL_MS: '2000',
@@ -247,6 +250,7 @@ export function loadConfig(env: Env): Config {
       maxAttributeLength: int('OTLP_MAX_ATTRIBUTE_LENGTH', 64, 1_000_000),
       corsAllowedOrigins,
       rateLimitPerMinute: int('OTLP_RATE_LIMIT_PER_MINUTE', 0, 1_000_000),
+      dedupeWindowMinutes: int('OTLP_DEDUPE_WINDOW_MINUTES', 0, 10_080),
     },
     hooks,
     maintenance,

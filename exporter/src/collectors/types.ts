@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 
 /** The slice of pg.Pool a collector needs. */
 export interface Queryable {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount?: number | null }>;
 }
 
 export interface Collector {

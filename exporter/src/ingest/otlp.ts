@@ -2,11 +2,15 @@
 // or not) become runtime_metrics rows. Browser-facing, so it is bounded everywhere: a CORS
 // allowlist, a body limit that holds after decompression, a rate limit per client, a span
 // limit per request and truncated attributes. A 2xx means the rows are committed; 429 and 503
-// carry Retry-After, as OTLP clients retry exactly those.
+// carry Retry-After, as OTLP clients retry exactly those. A client's replay of a request that
+// was stored (its answer lost on the way) is answered 200 and stores nothing: each request
+// body's SHA-256 is kept for OTLP_DEDUPE_WINDOW_MINUTES.
+import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback, type InputType, type ZlibOptions } from 'node:zlib';
 import express, { type Request, type Response } from 'express';
+import pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import type { Queryable } from '../collectors/index.js';
 import type { Config } from '../config.js';
@@ -17,7 +21,7 @@ import { decodeJsonRequest, decodeProtobufRequest, encodeProtobufResponse, encod
 import { createRateLimiter } from './rate-limit.js';
 import { truncate } from './scrub.js';
 import { spansToRows } from './spans.js';
-import { insertRows, isRetryable } from './store.js';
+import { insertRows, isRetryable, pruneDigests } from './store.js';
 
 const gunzip = promisify<InputType, ZlibOptions, Buffer>(gunzipCallback);
 
@@ -43,7 +47,7 @@ export interface OtlpReceiverDeps {
 const KNOWN_STATUSES = ['200', '400', '413', '415', '429', '503'];
 
 function createReceiverMetrics(registry: Registry | undefined) {
-  if (!registry) return { request: (_code: number) => undefined, spans: (_accepted: number, _rejected: number) => undefined };
+  if (!registry) return { request: (_code: number) => undefined, spans: (_accepted: number, _rejected: number) => undefined, replay: () => undefined };
   const requests = new Counter({
     name: 'cc_otlp_requests_total',
     help: 'OTLP/HTTP export requests answered by the trace receiver, by HTTP status code.',
@@ -56,10 +60,16 @@ function createReceiverMetrics(registry: Registry | undefined) {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const replays = new Counter({
+    name: 'cc_otlp_replayed_requests_total',
+    help: 'OTLP requests whose body had already been stored within the dedupe window: answered 200, stored nothing.',
+    registers: [registry],
+  });
   for (const code of KNOWN_STATUSES) requests.inc({ code }, 0);
   for (const outcome of ['accepted', 'rejected']) spans.inc({ outcome }, 0);
   return {
     request: (code: number) => requests.inc({ code: String(code) }),
+    replay: () => replays.inc(),
     spans(accepted: number, rejected: number) {
       spans.inc({ outcome: 'accepted' }, accepted);
       spans.inc({ outcome: 'rejected' }, rejected);
@@ -91,6 +101,14 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
   const allowedOrigins = new Set(options.corsAllowedOrigins);
   const limits = { maxSpans: options.maxSpansPerRequest, maxAttributeLength: options.maxAttributeLength };
   const mapping = { routePatterns, maxAttributeLength: options.maxAttributeLength };
+  const dedupe = options.dedupeWindowMinutes > 0;
+  // Old digests go after the first store and then a few times per window (so that frequent
+  // restarts do not skip it), never more than one delete at a time.
+  const pruneEveryMs = (options.dedupeWindowMinutes * 60_000) / 4;
+  let prunedAt = 0;
+  let pruning = false;
+  /** set while the digest table is missing (migration 008 not applied): rows are stored without */
+  let digestsMissingUntil = 0;
   let databaseFailing = false;
 
   /** CORS headers for an allowed origin; whether the request's origin (if any) is allowed. */
@@ -139,8 +157,13 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
 
       const spans = encoding === 'json' ? decodeJsonRequest(body, limits) : decodeProtobufRequest(body, limits);
       const { rows, rejectedSpans, rejections } = spansToRows(spans, mapping);
-      await store(rows);
-      metrics.spans(spans.length - rejectedSpans, rejectedSpans);
+      const digest = dedupe && rows.length > 0 ? createHash('sha256').update(body).digest() : undefined;
+      if (await store(rows, digest)) {
+        metrics.spans(spans.length - rejectedSpans, rejectedSpans);
+      } else {
+        metrics.replay();
+        logger.debug({ spans: spans.length }, 'OTLP request already stored: a replay, answered 200');
+      }
       metrics.request(200);
 
       const partialSuccess = rejectedSpans > 0 ? { rejectedSpans, errorMessage: `rejected ${rejections.join('; ')}` } : undefined;
@@ -165,9 +188,11 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
     sendStatus(res, 'json', new Refusal(405, Code.UNIMPLEMENTED, `${req.method} is not supported on ${TRACES_PATH}: POST spans`));
   });
 
-  async function store(rows: Parameters<typeof insertRows>[1]): Promise<void> {
+  /** Stores the rows; false when the request was a replay of one already stored. */
+  async function store(rows: Parameters<typeof insertRows>[1], digest: Buffer | undefined): Promise<boolean> {
+    let stored: boolean;
     try {
-      await insertRows(db, rows);
+      stored = await write(rows, digest);
     } catch (err) {
       if (!isRetryable(err)) throw err;
       if (!databaseFailing) logger.error({ err: describeError(err) }, 'OTLP receiver cannot store spans; answering 503 until Postgres is back');
@@ -178,9 +203,48 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
       logger.info('OTLP receiver stores spans again');
       databaseFailing = false;
     }
+    if (digest !== undefined && digestsMissingUntil === 0) pruneNowAndThen();
+    return stored;
+  }
+
+  /** The insert; without the digest table, a plain insert (a replay is then stored twice). */
+  async function write(rows: Parameters<typeof insertRows>[1], digest: Buffer | undefined): Promise<boolean> {
+    if (digest === undefined || Date.now() < digestsMissingUntil) return insertRows(db, rows);
+    try {
+      const stored = await insertRows(db, rows, digest);
+      if (digestsMissingUntil !== 0) logger.info('OTLP request digests table found: replays are recognised again');
+      digestsMissingUntil = 0;
+      return stored;
+    } catch (err) {
+      if (!isMissingDigestTable(err)) throw err;
+      if (digestsMissingUntil === 0) {
+        logger.warn({ err: describeError(err) }, 'OTLP replays cannot be recognised until the migrations are applied; spans are stored meanwhile');
+      }
+      digestsMissingUntil = Date.now() + DIGESTS_RECHECK_MS;
+      return insertRows(db, rows);
+    }
+  }
+
+  function pruneNowAndThen(): void {
+    if (pruning || Date.now() - prunedAt < pruneEveryMs) return;
+    pruning = true;
+    prunedAt = Date.now();
+    pruneDigests(db, options.dedupeWindowMinutes)
+      .then((deleted) => logger.debug({ deleted }, 'OTLP request digests pruned'))
+      .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'OTLP request digests not pruned; trying again later'))
+      .finally(() => {
+        pruning = false;
+      });
   }
 
   return router;
+}
+
+/** how long the receiver stores without digests before it looks for their table again */
+const DIGESTS_RECHECK_MS = 60_000;
+
+function isMissingDigestTable(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && err.code === '42P01' && err.message.includes('otlp_request_digests');
 }
 
 function refusalOf(err: unknown): Refusal {

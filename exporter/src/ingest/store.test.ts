@@ -1,10 +1,11 @@
 // The insert as the exporter's own role, cc_exporter, which may write exactly the payload
 // columns of runtime_metrics: the receiver's SQL must live within that grant.
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, createTestDatabase, describeEachBackend, type TestDatabase } from '../test/databases.js';
 import { storedEvents } from '../test/otlp.js';
-import { insertRows, isRetryable } from './store.js';
+import { insertRows, isRetryable, pruneDigests } from './store.js';
 
 describeEachBackend('storing rows as cc_exporter', (kind) => {
   let db: TestDatabase;
@@ -30,6 +31,26 @@ describeEachBackend('storing rows as cc_exporter', (kind) => {
       { created_at: '2025-01-15T12:00:01.000000Z', session_id: null, event_type: 'error', event_data: { error_type: 'E', message: 'a\\b\n"c"', stack: null, url: null } },
     ]);
     await insertRows(client, []); // nothing to do, no statement
+  });
+
+  it('stores a request with a digest once, and prunes digests older than the window, within the grant', async () => {
+    const row = { createdAt: '2025-01-15T12:00:02.000000Z', sessionId: 'digest', eventType: 'page_view' as const, eventData: { page: '/d' } };
+    const digest = createHash('sha256').update('a request body').digest();
+    expect(await insertRows(client, [row, row], digest)).toBe(true);
+    expect(await insertRows(client, [row, row], digest)).toBe(false);
+    expect(await storedEvents(client, `session_id = 'digest'`)).toHaveLength(2);
+
+    // Two digests from two hours ago (written as the owner: received_at is not the exporter's to set).
+    const old = [createHash('sha256').update('old 1').digest(), createHash('sha256').update('old 2').digest()];
+    await client.query('RESET ROLE');
+    await client.query(`INSERT INTO observability.otlp_request_digests (digest, received_at) SELECT d, now() - interval '2 hours' FROM unnest($1::bytea[]) AS d`, [old]);
+    await client.query('SET ROLE cc_exporter');
+    expect(await pruneDigests(client, 60)).toBe(2);
+    const { rows } = await client.query<{ digest: Buffer }>('SELECT digest FROM observability.otlp_request_digests');
+    expect(rows.map((r) => r.digest.toString('hex'))).toEqual([digest.toString('hex')]);
+    expect(await pruneDigests(client, 60)).toBe(0);
+    // An old digest is gone, so that body would be stored again: the window bounds the table.
+    expect(await insertRows(client, [{ ...row, sessionId: 'old-1' }], old[0])).toBe(true);
   });
 
   it('could not write a column outside the grant (the role is really in force)', async () => {

@@ -1,5 +1,8 @@
 // Writing a request's rows: one multi-row INSERT, so a request is stored whole or not at all,
 // naming only the payload columns the exporter's role may write (id and tx are never ours).
+// With a digest, the same statement records the request's SHA-256 and stores the rows only if
+// the digest was new: a client's replay of a stored request stores nothing, even when the two
+// copies arrive at once (the second waits on the first's digest, then finds it).
 import pg from 'pg';
 import type { Queryable } from '../collectors/index.js';
 import type { EventRow } from './spans.js';
@@ -8,14 +11,39 @@ export const INSERT_EVENTS = `
 INSERT INTO public.runtime_metrics (created_at, session_id, event_type, event_data)
 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::jsonb[])`;
 
-export async function insertRows(db: Queryable, rows: readonly EventRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.query(INSERT_EVENTS, [
-    rows.map((r) => r.createdAt),
-    rows.map((r) => r.sessionId),
-    rows.map((r) => r.eventType),
-    rows.map((r) => JSON.stringify(r.eventData)),
-  ]);
+export const INSERT_EVENTS_ONCE = `
+WITH first AS (
+  INSERT INTO observability.otlp_request_digests (digest) VALUES ($5)
+  ON CONFLICT (digest) DO NOTHING
+  RETURNING 1
+)
+INSERT INTO public.runtime_metrics (created_at, session_id, event_type, event_data)
+SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::jsonb[])
+ WHERE EXISTS (SELECT 1 FROM first)`;
+
+export const PRUNE_DIGESTS = `
+DELETE FROM observability.otlp_request_digests
+ WHERE received_at < now() - make_interval(mins => $1::int)`;
+
+/**
+ * Stores a request's rows; with `digest` (the SHA-256 of the request body), only if no request
+ * with that digest was stored before. Returns false for such a replay, which stored nothing.
+ */
+export async function insertRows(db: Queryable, rows: readonly EventRow[], digest?: Buffer): Promise<boolean> {
+  if (rows.length === 0) return true;
+  const columns = [rows.map((r) => r.createdAt), rows.map((r) => r.sessionId), rows.map((r) => r.eventType), rows.map((r) => JSON.stringify(r.eventData))];
+  if (digest === undefined) {
+    await db.query(INSERT_EVENTS, columns);
+    return true;
+  }
+  const { rowCount } = await db.query(INSERT_EVENTS_ONCE, [...columns, digest]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Deletes the digests older than the window; returns how many. */
+export async function pruneDigests(db: Queryable, windowMinutes: number): Promise<number> {
+  const { rowCount } = await db.query(PRUNE_DIGESTS, [windowMinutes]);
+  return rowCount ?? 0;
 }
 
 // SQLSTATE classes and codes after which the same insert can succeed later: the connection,

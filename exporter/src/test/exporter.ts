@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Env } from '../config.js';
 import { createExporter, type Exporter } from '../exporter.js';
+import type { Logger } from '../log.js';
 import { silentLogger } from './databases.js';
 
 export interface RunningExporter extends Exporter {
@@ -12,9 +13,9 @@ export interface RunningExporter extends Exporter {
   stop(): Promise<void>;
 }
 
-export async function startExporter(connectionString: string, env: Env = {}): Promise<RunningExporter> {
+export async function startExporter(connectionString: string, env: Env = {}, logger: Logger = silentLogger): Promise<RunningExporter> {
   const config = loadConfig({ EXPORTER_PORT: '0', EXPORTER_HOST: '127.0.0.1', ...env });
-  const exporter = createExporter(config, connectionString, silentLogger);
+  const exporter = createExporter(config, connectionString, logger);
   const server: Server = exporter.app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
