@@ -33,6 +33,8 @@ export interface Outcome {
   status?: number;
   retryAfter?: string | null;
   error?: string;
+  /** the request body, kept when the answer was not a 2xx, for a retry */
+  body?: string;
 }
 
 export const is2xx = (o: Outcome): boolean => o.status !== undefined && o.status >= 200 && o.status < 300;
@@ -144,11 +146,12 @@ export function startIngestLoad(url: string, { prefix, workers, spans }: { prefi
     for (let k = 0; running; k++) {
       const outcome: Outcome = { id: `${prefix}${w}-${k}`, spans };
       ledger.push(outcome);
+      const body = JSON.stringify(pageViews(outcome.id, spans));
       try {
         const res = await fetch(`${url}/v1/traces`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(pageViews(outcome.id, spans)),
+          body,
           signal: AbortSignal.timeout(15_000),
         });
         outcome.status = res.status;
@@ -157,7 +160,10 @@ export function startIngestLoad(url: string, { prefix, workers, spans }: { prefi
       } catch (err) {
         outcome.error = errorCode(err);
       }
-      if (!is2xx(outcome)) await sleep(50); // an OTLP client backs off; do not spin on 503s
+      if (!is2xx(outcome)) {
+        outcome.body = body;
+        await sleep(50); // an OTLP client backs off; do not spin on 503s
+      }
     }
   };
   const all = Array.from({ length: workers }, (_, w) => worker(w));
@@ -177,6 +183,35 @@ export interface Scrape {
   status: number;
   up: number | undefined;
   ms: number;
+}
+
+/**
+ * What OTLP clients do once the database is back: send every request of the ledger that was not
+ * answered 2xx again, the same bytes, expecting 200 for each. Afterwards every request is stored
+ * exactly once: the ones committed before their answer was lost (`before.storedWithoutAnswer`)
+ * are recognised as replays, not stored twice. Returns the figures for the report.
+ */
+export async function expectRetriesToStoreEachRequestOnce(
+  url: string,
+  ledger: readonly Outcome[],
+  before: Reconciliation,
+  stored: () => Promise<Map<string, number>>,
+  metrics: () => Promise<string>,
+): Promise<string> {
+  const replays = async () => parseExposition(await metrics()).get('cc_otlp_replayed_requests_total') ?? Number.NaN;
+  const replaysBefore = await replays();
+  const unanswered = ledger.filter((o) => !is2xx(o));
+  for (const o of unanswered) {
+    const res = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: o.body, signal: AbortSignal.timeout(15_000) });
+    await res.arrayBuffer();
+    expect(res.status, `${o.id} sent again`).toBe(200);
+  }
+  const recognised = (await replays()) - replaysBefore;
+  const after = reconcile(ledger, await stored());
+  expect(after.partial).toEqual([]);
+  expect(after.rows).toBe(ledger.reduce((n, o) => n + o.spans, 0));
+  expect(recognised).toBe(before.storedWithoutAnswer.length);
+  return `${unanswered.length} requests not answered 2xx sent again: ${recognised} recognised as replays (${before.storedWithoutAnswer.length} had been stored), ${after.rows} rows for ${ledger.length} requests`;
 }
 
 /** GET /metrics every intervalMs until stop(), like Prometheus. */

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, connect, createTestDatabase, type TestDatabase } from '../test/databases.js';
 import { startExporter, type RunningExporter } from '../test/exporter.js';
 import { startProxy, type DbProxy } from '../test/proxy.js';
-import { eventCountersAndRows, expectEveryAcceptedSpanStored, is2xx, OUTAGE_EXPORTER_ENV, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
+import { eventCountersAndRows, expectEveryAcceptedSpanStored, expectRetriesToStoreEachRequestOnce, is2xx, OUTAGE_EXPORTER_ENV, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
 
 const server = backends.find((b) => b.kind === 'postgres')!;
 const WORKERS = 4;
@@ -96,8 +96,12 @@ describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [p
       );
       expectEveryAcceptedSpanStored(r);
 
+      // The clients send again what was not answered 2xx: every request ends stored exactly once.
+      const metrics = async () => (await exporter.get('/metrics')).body;
+      report(`after the outages, ${await expectRetriesToStoreEachRequestOnce(exporter.url, ledger, r, () => rowsPerSession(client, 'outage-'), metrics)}`);
+
       // The event collector counted each of those rows once across the outages.
-      const { counted, inTable } = await eventCountersAndRows(client, async () => (await exporter.get('/metrics')).body);
+      const { counted, inTable } = await eventCountersAndRows(client, metrics);
       report(`event counters after the outages: cc_events_total sums to ${counted}, ${inTable} rows in the table`);
       expect(counted).toBe(inTable);
     } finally {

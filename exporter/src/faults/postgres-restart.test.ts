@@ -11,7 +11,7 @@ import { startExporter, type RunningExporter } from '../test/exporter.js';
 import { privatePostgresSkip, startPrivatePostgres, type PrivatePostgres } from '../test/private-postgres.js';
 import { applySqlDir, migrate } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
-import { eventCountersAndRows, expectEveryAcceptedSpanStored, is2xx, OUTAGE_EXPORTER_ENV, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
+import { eventCountersAndRows, expectEveryAcceptedSpanStored, expectRetriesToStoreEachRequestOnce, is2xx, OUTAGE_EXPORTER_ENV, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
 
 const skip = privatePostgresSkip();
 const WORKERS = 4;
@@ -93,8 +93,12 @@ describe.skipIf(skip !== undefined)(`Postgres server stopped and restarted under
       );
       expectEveryAcceptedSpanStored(r);
 
+      // The clients send again what was not answered 2xx: every request ends stored exactly once.
+      const metrics = async () => (await exporter.get('/metrics')).body;
+      report(`after the restarts, ${await expectRetriesToStoreEachRequestOnce(exporter.url, ledger, r, () => rowsPerSession(client, 'restart-'), metrics)}`);
+
       // The event collector counted each of those rows once across the restarts.
-      const { counted, inTable } = await eventCountersAndRows(client, async () => (await exporter.get('/metrics')).body);
+      const { counted, inTable } = await eventCountersAndRows(client, metrics);
       report(`event counters after the restarts: cc_events_total sums to ${counted}, ${inTable} rows in the table`);
       expect(counted).toBe(inTable);
     } finally {
