@@ -8,11 +8,18 @@
 // ones at once, to catch up) rather than as fast as the exporter answers; <concurrency> still
 // bounds what is in flight. Latency is each request's own, from its send to its answer.
 // buildRequest() is also what the bench uses to learn how many rows a request makes.
+import { randomBytes } from 'node:crypto';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { pathToFileURL } from 'node:url';
 
 /** distinct request bodies sent in turn: same shape (so the same rows), different sessions and values */
 export const REQUEST_VARIANTS = 4;
+/**
+ * A resource attribute whose value the generator overwrites in every request it sends: real
+ * clients never send the same bytes twice, and the receiver stores a body it has seen only once.
+ */
+const REQUEST_KEY = 'bench.request';
+const REQUEST_PLACEHOLDER = '0'.repeat(16);
 export const DEFAULT_WARMUP_SECONDS = 3;
 /** a request still unanswered this long after it was sent is counted as a failure */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -254,6 +261,7 @@ export function buildRequest(spans: number, variant: number, nowMs: number = Dat
             'telemetry.sdk.version': '2.7.1',
             'session.id': session,
             'user_agent.original': USER_AGENT,
+            [REQUEST_KEY]: REQUEST_PLACEHOLDER,
           }),
           droppedAttributesCount: 0,
         },
@@ -344,6 +352,19 @@ export async function runLoad(
   const target = new URL(url);
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname)) throw new Error(`the load generator only targets loopback, not ${target.hostname}`);
   const bodies = Array.from({ length: REQUEST_VARIANTS }, (_, v) => Buffer.from(JSON.stringify(buildRequest(spansPerRequest, v)), 'utf8'));
+  const marker = Buffer.from(`"key":"${REQUEST_KEY}","value":{"stringValue":"`);
+  const offsets = bodies.map((b) => b.indexOf(marker) + marker.length);
+  // 8 hex digits of this process, 8 of the request's number: unique across generator processes.
+  const processTag = randomBytes(4).toString('hex');
+  let sequence = 0;
+  let next = 0;
+  /** the next variant's body with this request's own number in it */
+  const nextBody = (): Buffer => {
+    const v = next++ % bodies.length;
+    const body = Buffer.from(bodies[v]!);
+    body.write(processTag + (sequence++ % 2 ** 32).toString(16).padStart(8, '0'), offsets[v]!, 'latin1');
+    return body;
+  };
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   const cpuStart = process.cpuUsage();
   const t0 = performance.now();
@@ -353,7 +374,6 @@ export async function runLoad(
   const measured = { okRequests: 0, acceptedSpans: 0, rejectedSpans: 0 };
   const total = { sentRequests: 0, okRequests: 0, acceptedSpans: 0, rejectedSpans: 0 };
   const failures: Record<string, number> = {};
-  let next = 0;
   // The pace: request n starts at t0 + n/requestsPerSecond, as browsers keep sending whatever
   // the server is doing; a request whose start has passed (the exporter was slow) starts at once,
   // so the schedule is caught up as far as <concurrency> requests in flight allow.
@@ -371,7 +391,7 @@ export async function runLoad(
     while (performance.now() < end) {
       await paced();
       if (performance.now() >= end) break;
-      const body = bodies[next++ % bodies.length]!;
+      const body = nextBody();
       const sent = performance.now();
       total.sentRequests++;
       let answer: Answer;
