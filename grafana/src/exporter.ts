@@ -108,6 +108,7 @@ export function exporter(): dashboard.DashboardBuilder {
         description: 'Trace export requests per second by HTTP status: 200 stored, 400 malformed (not retried), 413 too large, 415 wrong content type, 429 rate limited, 503 Postgres unavailable (the client retries).',
         unit: units.RequestsPerSecond,
         stacked: true,
+        width: 8,
         targets: [prom('sum by (code) (rate(cc_otlp_requests_total[$__rate_interval]))', { legend: '{{code}}' })],
       }),
     )
@@ -116,7 +117,18 @@ export function exporter(): dashboard.DashboardBuilder {
         title: 'OTLP spans accepted and rejected',
         description: 'Spans per second in decoded requests: accepted, or rejected as partial success (no valid start or end time, a web vital without a name or value).',
         unit: units.OpsPerSecond,
+        width: 8,
         targets: [prom('sum by (outcome) (rate(cc_otlp_spans_total[$__rate_interval]))', { legend: '{{outcome}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'OTLP replays',
+        description:
+          'Requests per second whose body had been stored already: a client sent again a request whose answer it never got (a cut connection, a 503 after the commit). Answered 200 and not stored again. A steady rate means answers are being lost between the exporter and the browsers.',
+        unit: units.RequestsPerSecond,
+        width: 8,
+        targets: [prom('sum(rate(cc_otlp_replayed_requests_total[$__rate_interval]))', { legend: 'replayed' })],
       }),
     );
 
