@@ -4,6 +4,7 @@ import { createTestDatabase, describeEachBackend, type BackendKind, type TestDat
 import { startExporter, type RunningExporter } from './test/exporter.js';
 import { parseExposition } from './test/metrics.js';
 import { findTool } from './test/tools.js';
+import { describeError } from './scrape.js';
 
 const promtool = findTool('promtool');
 
@@ -120,6 +121,13 @@ describeEachBackend('a failing collector', (kind) => {
     const healed = parseExposition((await exporter.get('/metrics')).body);
     expect(healed.get('cc_collector_success{collector="orders"}')).toBe(1);
     expect(sum(healed, 'cc_orders_active')).toBe(16);
+  });
+
+  it('logs a missing relation or grant with the command that fixes it', async () => {
+    const missing = await sql('SELECT * FROM observability.not_migrated_yet').catch((e: unknown) => e);
+    expect(describeError(missing)).toBe('relation "observability.not_migrated_yet" does not exist (is the schema migrated? run: npm run db:migrate)');
+    const other = await sql('SELECT 1/0').catch((e: unknown) => e);
+    expect(describeError(other)).toBe('division by zero');
   });
 });
 
