@@ -353,7 +353,11 @@ export async function runLoad(
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname)) throw new Error(`the load generator only targets loopback, not ${target.hostname}`);
   const bodies = Array.from({ length: REQUEST_VARIANTS }, (_, v) => Buffer.from(JSON.stringify(buildRequest(spansPerRequest, v)), 'utf8'));
   const marker = Buffer.from(`"key":"${REQUEST_KEY}","value":{"stringValue":"`);
-  const offsets = bodies.map((b) => b.indexOf(marker) + marker.length);
+  const offsets = bodies.map((b) => {
+    const at = b.indexOf(marker);
+    if (at < 0) throw new Error(`the request body has no ${REQUEST_KEY} attribute to number`);
+    return at + marker.length;
+  });
   // 8 hex digits of this process, 8 of the request's number: unique across generator processes.
   const processTag = randomBytes(4).toString('hex');
   let sequence = 0;

@@ -20,7 +20,7 @@ import { describeError } from '../scrape.js';
 import { decodeJsonRequest, decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus, MalformedRequestError } from './decode.js';
 import { createRateLimiter } from './rate-limit.js';
 import { truncate } from './scrub.js';
-import { spansToRows } from './spans.js';
+import { spansToRows, type EventRow } from './spans.js';
 import { insertRows, isRetryable, pruneDigests } from './store.js';
 
 const gunzip = promisify<InputType, ZlibOptions, Buffer>(gunzipCallback);
@@ -189,7 +189,7 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
   });
 
   /** Stores the rows; false when the request was a replay of one already stored. */
-  async function store(rows: Parameters<typeof insertRows>[1], digest: Buffer | undefined): Promise<boolean> {
+  async function store(rows: readonly EventRow[], digest: Buffer | undefined): Promise<boolean> {
     let stored: boolean;
     try {
       stored = await write(rows, digest);
@@ -208,7 +208,7 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
   }
 
   /** The insert; without the digest table, a plain insert (a replay is then stored twice). */
-  async function write(rows: Parameters<typeof insertRows>[1], digest: Buffer | undefined): Promise<boolean> {
+  async function write(rows: readonly EventRow[], digest: Buffer | undefined): Promise<boolean> {
     if (digest === undefined || Date.now() < digestsMissingUntil) return insertRows(db, rows);
     try {
       const stored = await insertRows(db, rows, digest);
