@@ -79,9 +79,10 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           } + pendingFor(c.stuckOrdersFor),
           {
             alert: 'PaymentFailures',
-            // The unlabelled per-type total exists at 0 from the start, so increase() sees the very
-            // first failure of any provider or reason (labelled series appear at their first failure).
-            expr: 'sum(increase(cc_events_total{event_type="payment_failure"}[5m])) > %s' % num(c.paymentFailuresThreshold),
+            // The per-type total exists at 0 from the exporter's start (labelled series appear at their
+            // first failure), read de-duplicated over the exporters (cc:events_total:max), so
+            // increase() sees every failure once, whichever exporter served it and whoever else scraped.
+            expr: 'sum(increase(cc:events_total:max{event_type="payment_failure"}[5m])) > %s' % num(c.paymentFailuresThreshold),
             labels: { severity: 'critical' },
             annotations: {
               summary: 'Payments are failing.',

@@ -11,6 +11,12 @@
     // resets a pending for: nor resolves a firing alert. Keep it above two scrape intervals.
     gaugeLookback: '2m',
 
+    // Event counters are read de-duplicated: every exporter replica serves the same committed
+    // counts, so the records take their maximum over the exporters, each exporter's last sample
+    // within eventCountsBridge (it bridges restarts, failovers and outages up to this long; past
+    // it, increase() misses what was counted during the gap, though the counts keep it).
+    eventCountsBridge: '1h',
+
     // HighApiLatency and HighErrorRate need at least this many requests in their window, so
     // 1 failure out of 3 pages nobody.
     apiMinRequests: 20,

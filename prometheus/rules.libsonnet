@@ -3,37 +3,50 @@
 // them: mixin.libsonnet's ruleFile puts each group's records before its alerts, because rules of
 // one group are evaluated in order, so an alert sees this evaluation's value (groups run
 // independently).
+//
+// Event counters (cc_events_total, cc_api_requests_total) are read through records of their
+// maximum over the exporters (eventCounts below): every replica serves the same committed counts,
+// a restart or a failover continues them, and the record is one series whoever serves it, so
+// increase() counts each event once. Alerts read only series that exist from the exporter's
+// start at 0 (known event types, the five status classes), so no first sample above 0 is missed.
 {
+  local c = $._config,
+  // The de-duplicated counter: each exporter's last sample within the bridge, the maximum of them.
+  local eventCounts(record, series, by) = {
+    record: record,
+    expr: 'max by (%s) (last_over_time(%s{%s}[%s]))' % [by, series, c.exporterSelector, c.eventCountsBridge],
+  },
   prometheusRules+:: {
     groups+: [
       {
         name: 'cc-api',
         rules: [
+          eventCounts('cc:api_requests_total:max', 'cc_api_requests_total', 'status_class'),
           // 5xx and network failures (status 0) over every request the app made.
           {
             record: 'cc:api_error_ratio:rate15m',
             expr: |||
-              (sum(rate(cc_api_request_duration_seconds_count{status_class=~"5xx|network"}[15m])) or vector(0))
+              sum(rate(cc:api_requests_total:max{status_class=~"5xx|network"}[15m]))
               /
-              sum(rate(cc_api_request_duration_seconds_count[15m]))
+              sum(rate(cc:api_requests_total:max[15m]))
             |||,
           },
           {
             record: 'cc:api_error_ratio:rate5m',
             expr: |||
-              (sum(rate(cc_api_request_duration_seconds_count{status_class=~"5xx|network"}[5m])) or vector(0))
+              sum(rate(cc:api_requests_total:max{status_class=~"5xx|network"}[5m]))
               /
-              sum(rate(cc_api_request_duration_seconds_count[5m]))
+              sum(rate(cc:api_requests_total:max[5m]))
             |||,
           },
           // Requests in the window: the low-traffic guards of the API alerts.
           {
             record: 'cc:api_requests:increase15m',
-            expr: 'sum(increase(cc_api_request_duration_seconds_count[15m]))',
+            expr: 'sum(increase(cc:api_requests_total:max[15m]))',
           },
           {
             record: 'cc:api_requests:increase5m',
-            expr: 'sum(increase(cc_api_request_duration_seconds_count[5m]))',
+            expr: 'sum(increase(cc:api_requests_total:max[5m]))',
           },
         ] + [
           {
@@ -46,6 +59,12 @@
             record: 'endpoint:cc_api_latency_seconds:p95_rate5m',
             expr: 'histogram_quantile(0.95, sum by (endpoint, le) (rate(cc_api_request_duration_seconds_bucket[5m])))',
           },
+        ],
+      },
+      {
+        name: 'cc-orders',
+        rules: [
+          eventCounts('cc:events_total:max', 'cc_events_total', 'event_type'),
         ],
       },
       {

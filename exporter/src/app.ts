@@ -48,7 +48,8 @@ export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): 
   app.get('/readyz', async (_req, res) => {
     try {
       await db.query('SELECT 1');
-      res.json({ status: 'ready' });
+      const notes = scraper.notes();
+      res.json(notes.length > 0 ? { status: 'ready', notes } : { status: 'ready' });
     } catch (err) {
       res.status(503).json({ status: 'unavailable', error: `database unreachable: ${describeError(err)}` });
     }

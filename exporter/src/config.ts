@@ -2,11 +2,14 @@
 // problem reported at once. Secrets may come from files (VAR_FILE) so they stay out of the
 // environment listing and out of the repo.
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { collectorNames } from './collectors/index.js';
 
 export interface Config {
   /** Postgres connection string; undefined means the embedded database. */
   databaseUrl: string | undefined;
+  /** this exporter's name in logs and in the event counts it commits (EXPORTER_INSTANCE, default the host name) */
+  instance: string;
   host: string;
   port: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -35,7 +38,7 @@ export interface Config {
     batchSize: number;
     /** batches read per scrape at most; the rest waits for the next scrape */
     maxBatchesPerScrape: number;
-    /** on start, count events of this many seconds back; 0 starts at the end of the table */
+    /** the first start on a database also counts events of this many seconds back; 0 starts at the end of the table */
     lookbackSeconds: number;
     /** distinct values per label before the rest fold into "other" */
     labelValueLimit: number;
@@ -221,8 +224,12 @@ export function loadConfig(env: Env): Config {
 
   const hooks = parseHooks(secret, get('TWILIO_API_BASE_URL'), problems);
 
+  const instance = nonEmpty(env.EXPORTER_INSTANCE) ?? hostname();
+  if (instance.length > 64) problems.push(`EXPORTER_INSTANCE must be at most 64 characters, got ${instance.length}`);
+
   const config: Config = {
     databaseUrl,
+    instance,
     host: get('EXPORTER_HOST'),
     port: int('EXPORTER_PORT', 0, 65535),
     logLevel: logLevel as Config['logLevel'],

@@ -25,7 +25,7 @@ export interface Exporter {
 export function createExporter(config: Config, connectionString: string, logger: Logger): Exporter {
   const pool = createPool(connectionString, config.db, logger);
   const registry = new Registry();
-  const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config), logger, version });
+  const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config, logger), logger, version });
   const app = createApp({
     scraper,
     db: pool,

@@ -102,7 +102,18 @@ export function sanitizeLabel(value: string): string {
 export class LabelCap {
   private readonly seen = new Map<string, Set<string>>();
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    /** values admitted before, by label: a restored cap admits no more than the limit in all */
+    seen: Record<string, readonly string[]> = {},
+  ) {
+    for (const [label, values] of Object.entries(seen)) this.seen.set(label, new Set(values));
+  }
+
+  /** The admitted values by label, to restore the cap with. */
+  toJSON(): Record<string, string[]> {
+    return Object.fromEntries([...this.seen].map(([label, values]) => [label, [...values]]));
+  }
 
   value(label: string, raw: unknown, reserve: readonly string[] = []): string {
     const value = typeof raw === 'string' ? sanitizeLabel(raw) : raw === undefined || raw === null ? 'unknown' : sanitizeLabel(String(raw));

@@ -18,6 +18,8 @@ export interface Scraper {
   scrape(): Promise<string>;
   /** Refresh without rendering (shared with concurrent callers). */
   refresh(): Promise<void>;
+  /** What the collectors say about a degraded way of working (for /readyz), one line each. */
+  notes(): string[];
   readonly contentType: string;
 }
 
@@ -100,6 +102,7 @@ export function createScraper({ registry, db, collectors, logger, version }: Scr
 
   return {
     refresh,
+    notes: () => collectors.flatMap((c) => c.status?.() ?? []),
     async scrape() {
       await refresh();
       return registry.metrics();

@@ -152,8 +152,8 @@ describe(`the monitoring mixin${jsonnet.skip ? ` (skipped: ${jsonnet.skip})` : '
   it.skipIf(noTools)('with the override, promtool sees HighErrorRate fire at 10% after 5m and the new job go down', () => {
     // 15% of requests fail from 1m: pending from 1m, firing at 6m with for: 5m (2m by default would fire at 3m).
     // 8% fail on a second API: above the default 5%, below 10%: it must not page.
-    const api = (status: string, values: string, endpoint = '/api/orders') =>
-      ({ series: `cc_api_request_duration_seconds_count{job="connect/cc-exporter", instance="10.0.0.7:9464", endpoint="${endpoint}", method="GET", status_class="${status}"}`, values });
+    const api = (status: string, values: string) =>
+      ({ series: `cc_api_requests_total{job="connect/cc-exporter", instance="10.0.0.7:9464", status_class="${status}"}`, values });
     const highErrorRate = (errorsPerMinute: number) => ({
       interval: '1m',
       input_series: [api('2xx', `0+${100 - errorsPerMinute}x20`), api('5xx', `0+${errorsPerMinute}x20`)],

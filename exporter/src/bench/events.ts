@@ -40,7 +40,7 @@ const SQL_EXPORTER_RUNS = 3;
 const SPREAD_SECONDS = 48 * 3600;
 /** the project's goal: the collector at least this many times faster than the windowed query at 10M */
 const GOAL = 20;
-const COLLECTOR_OPTIONS: EventsOptions = { batchSize: 5000, maxBatchesPerScrape: 20, lookbackSeconds: 0, labelValueLimit: 100, routePatterns: [] };
+const COLLECTOR_OPTIONS: EventsOptions = { batchSize: 5000, maxBatchesPerScrape: 20, lookbackSeconds: 0, labelValueLimit: 100, routePatterns: [], instance: 'bench' };
 const SQL_EXPORTER_APP = 'cc-bench-sql-exporter';
 
 const started = performance.now();

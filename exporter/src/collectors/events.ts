@@ -1,11 +1,14 @@
 // Events from runtime_metrics turned into exact counters and histograms. Rows are read with a
 // settled cursor, (tx, id) > last AND tx < the oldest running transaction, so a row whose
 // transaction commits late is read when it commits, never skipped, never read twice.
-// Counters start at 0 with the process (a restart is an ordinary counter reset) and are fed
-// only with settled rows. Row shapes per event_type: sql/README.md.
-import { Counter, Histogram } from 'prom-client';
+// The cursor and the counts are committed to observability.event_counter_state in the
+// transaction that reads the rows, and served only once committed: a restart or another
+// replica goes on from the committed counts, so no row is lost or counted twice and no
+// counter ever goes down. Row shapes per event_type: sql/README.md.
+import pg from 'pg';
 import { LabelCap, routeTemplate, type RoutePattern } from '../labels.js';
-import { FirstSampleGate } from './first-sample.js';
+import type { Logger } from '../log.js';
+import { CorruptCountsError, EventCounts, registerCounts, type MetricSpec } from './event-counts.js';
 import { optionalGauge } from './optional-gauge.js';
 import type { CollectorFactory, Queryable } from './types.js';
 
@@ -14,11 +17,14 @@ export interface EventsOptions {
   batchSize: number;
   /** batches per scrape at most; a larger backlog is read over the following scrapes */
   maxBatchesPerScrape: number;
-  /** on start, count the events of this many seconds back; 0 starts at the end of the table */
+  /** the first start on a database (no committed counts yet) also counts this many seconds back; 0 starts at the end */
   lookbackSeconds: number;
   /** distinct values per label before the rest fold into "other" */
   labelValueLimit: number;
   routePatterns: readonly RoutePattern[];
+  /** this exporter's name, recorded with each commit of the counts */
+  instance: string;
+  logger?: Logger;
 }
 
 export const KNOWN_EVENT_TYPES = [
@@ -67,7 +73,7 @@ SELECT count(*)::integer AS n
 
 export const STORES = `SELECT store_id::text AS id, store FROM observability.stores`;
 
-interface EventRow {
+export interface EventRow {
   id: string;
   tx: string;
   created_at: Date;
@@ -89,98 +95,190 @@ const RATINGS = ['good', 'needs-improvement', 'poor'];
 
 const DURATION_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
 const COMPLETION_BUCKETS = [300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 14400];
+export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'network'] as const;
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+
+/** Every exporter on a database shares one counted state (see sql/migrations/009). */
+export const STATE_NAME = 'default';
+
+export const STATE_TABLE_EXISTS = `
+SELECT to_regclass('observability.event_counter_state') IS NOT NULL
+   AND to_regprocedure('observability.quarantine_foreign_events()') IS NOT NULL AS ok`;
+
+/** This cluster, and where its transaction counter stands, without taking a transaction id. */
+export const SNAPSHOT = `
+SELECT observability.cluster_identity() AS cluster,
+       pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
+       pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
+
+// The counts travel only when they changed since the version this process holds.
+const STATE_COLUMNS = `cluster, tx::text AS tx, id::text AS id, version::text AS version,
+       CASE WHEN version = $2::bigint THEN NULL ELSE counts END AS counts`;
+export const LOCK_STATE = `
+SELECT ${STATE_COLUMNS}
+  FROM observability.event_counter_state WHERE name = $1
+   FOR UPDATE SKIP LOCKED`;
+export const READ_STATE = `
+SELECT ${STATE_COLUMNS}
+  FROM observability.event_counter_state WHERE name = $1`;
+export const INSERT_STATE = `
+INSERT INTO observability.event_counter_state (name, cluster, tx, id, counts, updated_by)
+VALUES ($1, $2, $3::xid8, $4::bigint, $5::jsonb, $6)
+ON CONFLICT (name) DO NOTHING`;
+export const UPDATE_STATE = `
+UPDATE observability.event_counter_state
+   SET cluster = $2, tx = $3::xid8, id = $4::bigint, counts = $5::jsonb,
+       version = version + 1, updated_at = now(), updated_by = $6
+ WHERE name = $1
+RETURNING version::text AS version`;
+export const QUARANTINE_FOREIGN = `SELECT event_type, n::text AS n FROM observability.quarantine_foreign_events()`;
+
+/** Why a committed cursor was not trusted. */
+export const RESET_REASONS = ['cluster_changed', 'cursor_ahead', 'corrupt'] as const;
+type ResetReason = (typeof RESET_REASONS)[number];
+
+const RESET_MEANING: Record<ResetReason, string> = {
+  cluster_changed: 'the database cluster changed (a restore into another cluster, or pg_upgrade): its transaction ids are not the ones of the cursor',
+  cursor_ahead: "the cursor is ahead of this cluster's transaction counter (it comes from another cluster)",
+  corrupt: 'the committed counts are unreadable',
+};
+
+interface Cursor {
+  tx: string;
+  id: string;
+}
+
+/** A counted state this process knows: committed (version), or its own (memory mode). */
+interface Held {
+  version: string;
+  cursor: Cursor;
+  counts: EventCounts;
+  cap: LabelCap;
+}
+
+interface StateRow {
+  cluster: string;
+  tx: string;
+  id: string;
+  version: string;
+  counts: unknown;
+}
+
+const MEMORY_RECHECK_MS = 60_000;
 
 export const createEventsCollector: CollectorFactory<EventsOptions> = (registry, options) => {
   const registers = [registry];
-  const events = new Counter({
-    name: 'cc_events_total',
-    help: 'Rows of runtime_metrics counted, by event type.',
-    labelNames: ['event_type'],
-    registers,
-  });
+  const log = options.logger?.child({ collector: 'events' });
+  const specs = new Map<string, MetricSpec>(
+    [
+      { name: 'cc_events_total', help: 'Rows of runtime_metrics counted, by event type.', type: 'counter', labelNames: ['event_type'] },
+      { name: 'cc_page_views_total', help: 'Page views, by route template.', type: 'counter', labelNames: ['page'] },
+      {
+        name: 'cc_api_request_duration_seconds',
+        help: 'API requests made by the app, by endpoint template, method and status class.',
+        type: 'histogram',
+        labelNames: ['endpoint', 'method', 'status_class'],
+        buckets: DURATION_BUCKETS,
+      },
+      {
+        name: 'cc_api_requests_total',
+        help: 'API requests made by the app, by status class; every class exists from the start, for the error-ratio alert.',
+        type: 'counter',
+        labelNames: ['status_class'],
+      },
+      { name: 'cc_frontend_errors_total', help: 'Errors in the browser app, by type.', type: 'counter', labelNames: ['error_type'] },
+      { name: 'cc_user_actions_total', help: 'User actions, by action.', type: 'counter', labelNames: ['action'] },
+      ...Object.entries(VITALS).map(([metric, v]): MetricSpec => ({
+        name: v.name,
+        help: `Web vital ${metric}${v.scale === 1 ? ' (unitless)' : ''}, by page and rating.`,
+        type: 'histogram',
+        labelNames: ['page', 'rating'],
+        buckets: v.buckets,
+      })),
+      {
+        name: 'cc_edge_function_duration_seconds',
+        help: 'Edge function executions, by function and status.',
+        type: 'histogram',
+        labelNames: ['function', 'status'],
+        buckets: DURATION_BUCKETS,
+      },
+      {
+        name: 'cc_order_transitions_total',
+        help: 'Order status changes, by store, from and to status ("none" for a new order).',
+        type: 'counter',
+        labelNames: ['store', 'from', 'to'],
+      },
+      {
+        name: 'cc_order_completion_duration_seconds',
+        help: 'Time from order creation to completion, by store.',
+        type: 'histogram',
+        labelNames: ['store'],
+        buckets: COMPLETION_BUCKETS,
+      },
+      { name: 'cc_order_revenue_total', help: 'Totals of completed orders, by store.', type: 'counter', labelNames: ['store'] },
+      { name: 'cc_payment_failures_total', help: 'Failed payments, by provider and reason.', type: 'counter', labelNames: ['provider', 'reason'] },
+      { name: 'cc_auto_heal_actions_total', help: 'Orders corrected by auto-heal, by action.', type: 'counter', labelNames: ['action'] },
+      {
+        name: 'cc_events_restored_total',
+        help: 'Rows of runtime_metrics from another database cluster (a restored dump), counted as history and never as new events, by event type.',
+        type: 'counter',
+        labelNames: ['event_type'],
+      },
+      {
+        name: 'cc_events_cursor_resets_total',
+        help: 'Times the committed event cursor did not fit the database and was moved to its end, by reason.',
+        type: 'counter',
+        labelNames: ['reason'],
+      },
+    ].map((spec) => [spec.name, spec as MetricSpec]),
+  );
   const pending = optionalGauge({
     name: 'cc_events_pending',
     help: `Rows of runtime_metrics behind the cursor: not yet settled or not yet read (counted up to ${PENDING_CAP}).`,
     registers,
   });
-  const pageViews = new Counter({ name: 'cc_page_views_total', help: 'Page views, by route template.', labelNames: ['page'], registers });
-  const apiDuration = new Histogram({
-    name: 'cc_api_request_duration_seconds',
-    help: 'API requests made by the app, by endpoint template, method and status class.',
-    labelNames: ['endpoint', 'method', 'status_class'],
-    buckets: DURATION_BUCKETS,
+  const leader = optionalGauge({
+    name: 'cc_events_leader',
+    help: 'Whether this exporter counted the new rows at its last scrape (1), or served the counts another exporter committed (0).',
     registers,
   });
-  const errors = new Counter({ name: 'cc_frontend_errors_total', help: 'Errors in the browser app, by type.', labelNames: ['error_type'], registers });
-  const actions = new Counter({ name: 'cc_user_actions_total', help: 'User actions, by action.', labelNames: ['action'], registers });
-  const vitals = Object.fromEntries(
-    Object.entries(VITALS).map(([metric, v]) => [
-      metric,
-      new Histogram({
-        name: v.name,
-        help: `Web vital ${metric}${v.scale === 1 ? ' (unitless)' : ''}, by page and rating.`,
-        labelNames: ['page', 'rating'],
-        buckets: [...v.buckets],
-        registers,
-      }),
-    ]),
-  ) as Record<VitalName, Histogram<string>>;
-  const edgeDuration = new Histogram({
-    name: 'cc_edge_function_duration_seconds',
-    help: 'Edge function executions, by function and status.',
-    labelNames: ['function', 'status'],
-    buckets: DURATION_BUCKETS,
+  const persistedGauge = optionalGauge({
+    name: 'cc_events_counts_persisted',
+    help: 'Whether the event counts are committed to Postgres (1), or kept in this process only because migration 009 is missing (0).',
     registers,
   });
-  const transitions = new Counter({
-    name: 'cc_order_transitions_total',
-    help: 'Order status changes, by store, from and to status ("none" for a new order).',
-    labelNames: ['store', 'from', 'to'],
-    registers,
-  });
-  const completion = new Histogram({
-    name: 'cc_order_completion_duration_seconds',
-    help: 'Time from order creation to completion, by store.',
-    labelNames: ['store'],
-    buckets: COMPLETION_BUCKETS,
-    registers,
-  });
-  const revenue = new Counter({ name: 'cc_order_revenue_total', help: 'Totals of completed orders, by store.', labelNames: ['store'], registers });
-  const paymentFailures = new Counter({
-    name: 'cc_payment_failures_total',
-    help: 'Failed payments, by provider and reason.',
-    labelNames: ['provider', 'reason'],
-    registers,
-  });
-  const autoHeal = new Counter({ name: 'cc_auto_heal_actions_total', help: 'Orders corrected by auto-heal, by action.', labelNames: ['action'], registers });
 
-  const gate = new FirstSampleGate();
-  const cap = new LabelCap(options.labelValueLimit);
-  for (const event_type of KNOWN_EVENT_TYPES) {
-    events.inc({ event_type }, 0);
-    gate.markKnown('cc_events_total', { event_type });
-  }
-  for (const action of AUTO_HEAL_ACTIONS) {
-    autoHeal.inc({ action }, 0);
-    gate.markKnown('cc_auto_heal_actions_total', { action });
+  /** The known label sets, at 0: a counter an alert reads exists before its first event. */
+  function initialCounts(): EventCounts {
+    const counts = new EventCounts(specs);
+    for (const event_type of KNOWN_EVENT_TYPES) counts.inc('cc_events_total', { event_type }, 0);
+    for (const action of AUTO_HEAL_ACTIONS) counts.inc('cc_auto_heal_actions_total', { action }, 0);
+    for (const reason of RESET_REASONS) counts.inc('cc_events_cursor_resets_total', { reason }, 0);
+    for (const status_class of STATUS_CLASSES) counts.inc('cc_api_requests_total', { status_class }, 0);
+    return counts;
   }
 
-  let cursor: { tx: string; id: string } | undefined;
+  let held: Held | undefined;
+  /** what the registry renders; undefined until the committed counts are read */
+  let served: EventCounts | undefined;
+  registerCounts(registry, specs, () => served);
+
+  let mode: 'persisted' | 'memory' | undefined;
+  let nextModeCheck = 0;
   let stores = new Map<string, string>();
   let inFlight: Promise<void> | undefined;
 
-  const page = (raw: unknown) => cap.value('page', routeTemplate(raw, options.routePatterns));
   const storeOf = (storeId: unknown) => (typeof storeId === 'string' ? stores.get(storeId) : undefined);
 
-  /** Feed one settled row into the series; returns nothing, never throws on bad data. */
-  function count(row: EventRow, storeName: (id: unknown) => string): void {
+  /** Feed one settled row into the counts; never throws on bad data. */
+  function count(counts: EventCounts, cap: LabelCap, row: EventRow, storeName: (id: unknown) => string): void {
+    const page = (raw: unknown) => cap.value('page', routeTemplate(raw, options.routePatterns));
     const type = cap.value('event_type', row.event_type, KNOWN_EVENT_TYPES);
-    gate.inc(events, { event_type: type });
+    counts.inc('cc_events_total', { event_type: type });
     const d = (row.event_data !== null && typeof row.event_data === 'object' ? row.event_data : {}) as Record<string, unknown>;
     switch (row.event_type) {
       case 'page_view':
-        gate.inc(pageViews, { page: page(d.page) });
+        counts.inc('cc_page_views_total', { page: page(d.page) });
         return;
       case 'api_latency': {
         const latencyMs = nonNegative(d.latency_ms);
@@ -188,14 +286,15 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         if (latencyMs === undefined || statusClass === undefined) return;
         const method = typeof d.method === 'string' && HTTP_METHODS.includes(d.method.toUpperCase()) ? d.method.toUpperCase() : 'unknown';
         const endpoint = cap.value('endpoint', routeTemplate(d.endpoint, options.routePatterns));
-        gate.observe(apiDuration, { endpoint, method, status_class: statusClass }, latencyMs / 1000);
+        counts.observe('cc_api_request_duration_seconds', { endpoint, method, status_class: statusClass }, latencyMs / 1000);
+        counts.inc('cc_api_requests_total', { status_class: statusClass });
         return;
       }
       case 'error':
-        gate.inc(errors, { error_type: cap.value('error_type', d.error_type) });
+        counts.inc('cc_frontend_errors_total', { error_type: cap.value('error_type', d.error_type) });
         return;
       case 'user_action':
-        gate.inc(actions, { action: cap.value('action', d.action) });
+        counts.inc('cc_user_actions_total', { action: cap.value('action', d.action) });
         return;
       case 'performance': {
         const metric = typeof d.metric === 'string' ? (d.metric.toUpperCase() as VitalName) : undefined;
@@ -205,14 +304,14 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         const value = raw * vital.scale;
         const rating =
           typeof d.rating === 'string' && RATINGS.includes(d.rating) ? d.rating : value <= vital.good ? 'good' : value <= vital.poor ? 'needs-improvement' : 'poor';
-        gate.observe(vitals[metric], { page: page(d.page), rating }, value);
+        counts.observe(vital.name, { page: page(d.page), rating }, value);
         return;
       }
       case 'edge_function': {
         const ms = nonNegative(d.execution_time_ms);
         if (ms === undefined) return;
         const labels = { function: cap.value('function', d.function_name), status: cap.value('edge_status', d.status) };
-        gate.observe(edgeDuration, labels, ms / 1000);
+        counts.observe('cc_edge_function_duration_seconds', labels, ms / 1000);
         return;
       }
       case 'order_event': {
@@ -220,20 +319,20 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         const store = cap.value('store', storeName(d.store_id));
         const from = cap.value('order_status', typeof d.from === 'string' ? d.from : 'none');
         const to = cap.value('order_status', d.to);
-        gate.inc(transitions, { store, from, to });
+        counts.inc('cc_order_transitions_total', { store, from, to });
         if (d.to !== 'completed') return;
         const total = nonNegative(d.total);
-        if (total !== undefined) gate.inc(revenue, { store }, total);
+        if (total !== undefined) counts.inc('cc_order_revenue_total', { store }, total);
         const createdAt = typeof d.order_created_at === 'string' ? Date.parse(d.order_created_at) : NaN;
         const seconds = (row.created_at.getTime() - createdAt) / 1000;
-        if (Number.isFinite(seconds) && seconds >= 0) gate.observe(completion, { store }, seconds);
+        if (Number.isFinite(seconds) && seconds >= 0) counts.observe('cc_order_completion_duration_seconds', { store }, seconds);
         return;
       }
       case 'payment_failure':
-        gate.inc(paymentFailures, { provider: cap.value('provider', d.provider), reason: cap.value('reason', d.reason) });
+        counts.inc('cc_payment_failures_total', { provider: cap.value('provider', d.provider), reason: cap.value('reason', d.reason) });
         return;
       case 'auto_heal':
-        gate.inc(autoHeal, { action: cap.value('auto_heal_action', d.action, AUTO_HEAL_ACTIONS) });
+        counts.inc('cc_auto_heal_actions_total', { action: cap.value('auto_heal_action', d.action, AUTO_HEAL_ACTIONS) });
         return;
       default:
         return;
@@ -245,14 +344,22 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     stores = new Map(rows.map((r) => [r.id, r.store]));
   }
 
-  async function collectOnce(db: Queryable): Promise<void> {
-    gate.release();
-    if (!cursor) {
-      const { rows } = options.lookbackSeconds > 0
-        ? await db.query<{ tx: string }>(START_AT_LOOKBACK, [options.lookbackSeconds])
-        : await db.query<{ tx: string }>(START_AT_END);
-      cursor = { tx: rows[0]!.tx, id: '0' };
-    }
+  async function startCursor(db: Queryable): Promise<Cursor> {
+    const { rows } = options.lookbackSeconds > 0
+      ? await db.query<{ tx: string }>(START_AT_LOOKBACK, [options.lookbackSeconds])
+      : await db.query<{ tx: string }>(START_AT_END);
+    return { tx: rows[0]!.tx, id: '0' };
+  }
+
+  /**
+   * Reads the settled rows after the cursor (bounded), counting them into copies of the counts
+   * and the cap; returns undefined when there were none.
+   */
+  async function readSettled(db: Queryable, from: Held): Promise<{ cursor: Cursor; counts: EventCounts; cap: LabelCap; rows: number } | undefined> {
+    let cursor = from.cursor;
+    let counts: EventCounts | undefined;
+    let cap: LabelCap | undefined;
+    let total = 0;
     let storesRefreshed = false;
     for (let batch = 0; batch < options.maxBatchesPerScrape; batch++) {
       const { rows }: { rows: EventRow[] } = await db.query<EventRow>(READ_SETTLED, [cursor.tx, cursor.id, options.batchSize]);
@@ -263,13 +370,148 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         await refreshStores(db);
         storesRefreshed = true;
       }
-      // Everything below is synchronous: the counts and the cursor move together.
-      for (const row of rows) count(row, (id) => storeOf(id) ?? 'unknown');
+      counts ??= from.counts.clone();
+      cap ??= new LabelCap(options.labelValueLimit, from.cap.toJSON());
+      for (const row of rows) count(counts, cap, row, (id) => storeOf(id) ?? 'unknown');
       const last: EventRow = rows[rows.length - 1]!;
       cursor = { tx: last.tx, id: last.id };
+      total += rows.length;
       if (rows.length < options.batchSize) break;
     }
-    const { rows } = await db.query<{ n: number }>(COUNT_PENDING, [cursor.tx, cursor.id]);
+    return counts && cap ? { cursor, counts, cap, rows: total } : undefined;
+  }
+
+  /** The committed state of a row, reusing this process's counts when the version is the same. */
+  function fromRow(row: StateRow): Held {
+    if (row.counts === null && held && held.version === row.version) return { ...held, cursor: { tx: row.tx, id: row.id } };
+    const data = row.counts as { caps?: unknown } | null;
+    const counts = EventCounts.fromData(specs, data);
+    const caps = data && typeof data.caps === 'object' && data.caps !== null ? (data.caps as Record<string, string[]>) : {};
+    return { version: row.version, cursor: { tx: row.tx, id: row.id }, counts, cap: new LabelCap(options.labelValueLimit, caps) };
+  }
+
+  function stateJson(counts: EventCounts, cap: LabelCap): string {
+    return JSON.stringify({ ...counts.toData(), caps: cap.toJSON() });
+  }
+
+  /** One transaction: lock the shared state (or read it, when another exporter holds it), check it, count, commit. */
+  async function collectPersisted(db: Queryable): Promise<void> {
+    const result = await inTransaction(db, async (q): Promise<{ state: Held; leading: boolean }> => {
+      const { rows: [snapshot] } = await q.query<{ cluster: string; xmin: string; xmax: string }>(SNAPSHOT);
+      const knownVersion = held?.version === 'memory' ? '0' : (held?.version ?? '0');
+      let { rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, knownVersion]);
+      if (!row) {
+        const { rows: [other] } = await q.query<StateRow>(READ_STATE, [STATE_NAME, knownVersion]);
+        if (other) return { state: fromRow(other), leading: false }; // another exporter is counting right now
+        // The first exporter on this database (or the first since migration 009): from here on,
+        // continuing what this process counted in memory, if anything.
+        const cursor = held?.cursor ?? (await startCursor(q));
+        const counts = held?.counts ?? initialCounts();
+        const cap = held?.cap ?? new LabelCap(options.labelValueLimit);
+        await q.query(INSERT_STATE, [STATE_NAME, snapshot!.cluster, cursor.tx, cursor.id, stateJson(counts, cap), options.instance]);
+        log?.info({ tx: cursor.tx, id: cursor.id }, 'event counts are committed to Postgres from now on');
+        ({ rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, '0']));
+        if (!row) {
+          const { rows: [raced] } = await q.query<StateRow>(READ_STATE, [STATE_NAME, knownVersion]);
+          return { state: fromRow(raced!), leading: false };
+        }
+      }
+
+      let state: Held;
+      const resets: ResetReason[] = [];
+      try {
+        state = fromRow(row);
+      } catch (err) {
+        if (!(err instanceof CorruptCountsError)) throw err;
+        resets.push('corrupt');
+        // Keep what this process served, if anything: counters must not go down.
+        state = { version: row.version, cursor: { tx: row.tx, id: row.id }, counts: held?.counts.clone() ?? initialCounts(), cap: held?.cap ?? new LabelCap(options.labelValueLimit) };
+      }
+      // A cursor placed in this cluster is at most the xmin of the snapshot that placed it, and
+      // xmax never goes back; one from elsewhere is checked by the cluster's identity first.
+      if (row.cluster !== snapshot!.cluster) resets.push('cluster_changed');
+      else if (BigInt(row.tx) > BigInt(snapshot!.xmax)) resets.push('cursor_ahead');
+      const cursorFits = !resets.includes('cluster_changed') && !resets.includes('cursor_ahead');
+      let changed = false;
+      if (resets.length > 0) {
+        const counts = state.counts.clone();
+        for (const reason of resets) {
+          counts.inc('cc_events_cursor_resets_total', { reason });
+          log?.warn(
+            { reason, cursor: { tx: row.tx, id: row.id }, cluster: { committed: row.cluster, now: snapshot!.cluster }, restartAt: cursorFits ? undefined : snapshot!.xmin },
+            cursorFits
+              ? `event counts reset: ${RESET_MEANING[reason]}; counting goes on from the cursor with the counts this process had (${held ? 'served before' : 'none: from 0'})`
+              : `event cursor reset: ${RESET_MEANING[reason]}; counting resumes at the end of runtime_metrics, and rows committed before now that were not counted yet stay uncounted`,
+          );
+        }
+        state = { ...state, cursor: cursorFits ? state.cursor : { tx: snapshot!.xmin, id: '0' }, counts };
+        changed = true;
+      }
+
+      const { rows: foreign } = await q.query<{ event_type: string; n: string }>(QUARANTINE_FOREIGN);
+      if (foreign.length > 0) {
+        const counts = changed ? state.counts : state.counts.clone();
+        const cap = new LabelCap(options.labelValueLimit, state.cap.toJSON());
+        let n = 0;
+        for (const f of foreign) {
+          counts.inc('cc_events_restored_total', { event_type: cap.value('event_type', f.event_type, KNOWN_EVENT_TYPES) }, Number(f.n));
+          n += Number(f.n);
+        }
+        log?.warn(
+          { rows: n, byType: Object.fromEntries(foreign.map((f) => [f.event_type, Number(f.n)])) },
+          'rows of runtime_metrics carry transaction ids this cluster has not reached: they come from another cluster (a restored dump); counted as restored history in cc_events_restored_total, never as new events, and re-stamped tx 0',
+        );
+        state = { ...state, counts, cap };
+        changed = true;
+      }
+
+      const read = await readSettled(q, state);
+      if (read) {
+        state = { ...state, cursor: read.cursor, counts: read.counts, cap: read.cap };
+        changed = true;
+      }
+      if (changed) {
+        const { rows: [updated] } = await q.query<{ version: string }>(UPDATE_STATE, [
+          STATE_NAME, snapshot!.cluster, state.cursor.tx, state.cursor.id, stateJson(state.counts, state.cap), options.instance,
+        ]);
+        state = { ...state, version: updated!.version };
+      }
+      return { state, leading: true };
+    });
+    // Committed: only now may a scrape see these counts.
+    held = result.state;
+    leader.set(result.leading ? 1 : 0);
+  }
+
+  /** Without migration 009: counted in this process, from the end of the table, as before it. */
+  async function collectInMemory(db: Queryable): Promise<void> {
+    if (!held) held = { version: 'memory', cursor: await startCursor(db), counts: initialCounts(), cap: new LabelCap(options.labelValueLimit) };
+    const read = await readSettled(db, held);
+    if (read) held = { ...held, cursor: read.cursor, counts: read.counts, cap: read.cap };
+    leader.set(1);
+  }
+
+  async function collectOnce(db: Queryable): Promise<void> {
+    if (mode !== 'persisted' && Date.now() >= nextModeCheck) {
+      const { rows } = await db.query<{ ok: boolean }>(STATE_TABLE_EXISTS);
+      const next = rows[0]?.ok ? 'persisted' : 'memory';
+      if (next === 'memory' && mode !== 'memory') {
+        log?.warn('event counts are kept in this process only: observability.event_counter_state is missing (run: npm run db:migrate); a restart loses the rows counted since the last scrape and starts again at the end of runtime_metrics');
+      }
+      mode = next;
+      nextModeCheck = Date.now() + MEMORY_RECHECK_MS;
+    }
+    try {
+      if (mode === 'persisted') await collectPersisted(db);
+      else await collectInMemory(db);
+    } catch (err) {
+      // The table went away under us (a restore, a manual drop): look again next time.
+      if ((err as { code?: string }).code === '42P01' || (err as { code?: string }).code === '42883') mode = undefined;
+      throw err;
+    }
+    persistedGauge.set(mode === 'persisted' ? 1 : 0);
+    served = held!.counts;
+    const { rows } = await db.query<{ n: number }>(COUNT_PENDING, [held!.cursor.tx, held!.cursor.id]);
     pending.set(rows[0]?.n ?? 0);
   }
 
@@ -282,13 +524,44 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
       });
       return inFlight;
     },
-    // Counted events stay counted when Postgres is away: dropping the counters would only fake
-    // a counter reset. The backlog gauge is a live reading, so it goes.
+    // While the counts cannot be read, nothing is served: the last values this process saw may be
+    // below what another exporter has served since, and a counter that goes down looks like a reset.
     clear() {
+      served = undefined;
       pending.clear();
+      leader.clear();
+    },
+    status() {
+      return mode === 'memory'
+        ? 'event counts are kept in this process only (observability.event_counter_state is missing; run: npm run db:migrate)'
+        : undefined;
     },
   };
 };
+
+/**
+ * Runs fn in one transaction: on a dedicated client when db is a pool, else on db itself.
+ * Rolls back on any error and rethrows it.
+ */
+export async function inTransaction<T>(db: Queryable, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  const client = db instanceof pg.Pool ? await db.connect() : undefined;
+  const q: Queryable = client ?? db;
+  // A client whose rollback failed is in an unknown state: the pool must not hand it out again.
+  let broken: Error | undefined;
+  try {
+    await q.query('BEGIN');
+    const result = await fn(q);
+    await q.query('COMMIT');
+    return result;
+  } catch (err) {
+    await q.query('ROLLBACK').catch((rollbackError: unknown) => {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
+    throw err;
+  } finally {
+    client?.release(broken);
+  }
+}
 
 /** A finite, non-negative number from a number or a numeric string. */
 function nonNegative(value: unknown): number | undefined {

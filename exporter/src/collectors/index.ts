@@ -2,6 +2,7 @@
 // refuses any other.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
 import { compileRoutePatterns } from '../labels.js';
 import { createBackupsCollector } from './backups.js';
 import { createDatabaseCollector } from './database.js';
@@ -11,12 +12,17 @@ import { createMaintenanceCollector } from './maintenance.js';
 import { createOrdersCollector } from './orders.js';
 import type { Collector } from './types.js';
 
-const factories: Record<string, (registry: Registry, config: Config) => Collector> = {
+const factories: Record<string, (registry: Registry, config: Config, logger?: Logger) => Collector> = {
   orders: (registry, config) => createOrdersCollector(registry, config.orders),
   deployments: (registry) => createDeploymentsCollector(registry),
   database: (registry, config) => createDatabaseCollector(registry, config.database),
-  events: (registry, config) =>
-    createEventsCollector(registry, { ...config.events, routePatterns: compileRoutePatterns(config.events.routePatterns) }),
+  events: (registry, config, logger) =>
+    createEventsCollector(registry, {
+      ...config.events,
+      routePatterns: compileRoutePatterns(config.events.routePatterns),
+      instance: config.instance,
+      logger,
+    }),
   backups: (registry) => createBackupsCollector(registry),
   maintenance: (registry) => createMaintenanceCollector(registry),
 };
@@ -24,11 +30,11 @@ const factories: Record<string, (registry: Registry, config: Config) => Collecto
 export const collectorNames: readonly string[] = Object.keys(factories);
 
 /** The enabled collectors, in config order, registered on the given registry. */
-export function createCollectors(registry: Registry, config: Config): Collector[] {
+export function createCollectors(registry: Registry, config: Config, logger?: Logger): Collector[] {
   return config.collectors.map((name) => {
     const factory = factories[name];
     if (!factory) throw new Error(`unknown collector ${name}`);
-    return factory(registry, config);
+    return factory(registry, config, logger);
   });
 }
 

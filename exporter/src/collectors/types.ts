@@ -14,6 +14,8 @@ export interface Collector {
   collect(db: Queryable): Promise<void>;
   /** Drop every series, so nothing stale is served when the collector cannot run. */
   clear(): void;
+  /** A degraded way of working that /readyz should name (e.g. a missing migration), if any. */
+  status?(): string | undefined;
 }
 
 export type CollectorFactory<Options = void> = (registry: Registry, options: Options) => Collector;

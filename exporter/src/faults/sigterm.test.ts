@@ -2,15 +2,13 @@
 // the container run it) against the Postgres server: requests already in flight when the signal
 // arrives finish with 2xx and their rows; connections opened after it are refused; and every
 // 2xx answered, before or after the signal, is in runtime_metrics afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, connect, createTestDatabase, type TestDatabase } from '../test/databases.js';
+import { exporterBuild, startExporterProcess, type ExporterProcess } from '../test/exporter.js';
 import { errorCode, is2xx, pageViews, reconcile, report, rowsPerSession, sleep, tally, type Outcome } from './helpers.js';
 
-const serverJs = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
 const server = backends.find((b) => b.kind === 'postgres')!;
 
 /** requests held open (half their body sent) across the signal */
@@ -19,39 +17,6 @@ const IN_FLIGHT_SPANS = 50;
 /** workers sending whole requests back to back over keep-alive connections through the signal */
 const STREAMERS = 6;
 const STREAM_SPANS = 20;
-
-interface Child {
-  child: ChildProcess;
-  url: string;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-function startServer(env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, [serverJs], {
-    env: { PATH: process.env.PATH ?? '', EXPORTER_PORT: '0', EXPORTER_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed within 30 s:\n${output}`)), 30_000);
-    const check = () => {
-      const match = /metrics:\s+(http:\/\/\S+)\/metrics/.exec(output);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', check);
-      resolve({ child, url: match[1]!.replace('localhost', '127.0.0.1'), output: () => output, exited });
-    };
-    child.stdout!.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before serving:\n${output}`));
-    });
-  });
-}
 
 /** A POST on a connection of its own, its body sent in two halves: the second when release() is called. */
 function heldRequest(url: string, id: string, spans: number) {
@@ -91,7 +56,7 @@ function heldRequest(url: string, id: string, spans: number) {
 
 describe.skipIf(server.skip !== undefined)(`SIGTERM during ingest [postgres]${server.skip ? ` (skipped: ${server.skip})` : ''}`, () => {
   let db: TestDatabase;
-  let started: Child | undefined;
+  let started: ExporterProcess | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -102,11 +67,11 @@ describe.skipIf(server.skip !== undefined)(`SIGTERM during ingest [postgres]${se
   });
 
   it('is built (npm test builds it first)', () => {
-    expect(existsSync(serverJs), `${serverJs} is missing: run npm run build`).toBe(true);
+    expect(existsSync(exporterBuild), `${exporterBuild} is missing: run npm run build`).toBe(true);
   });
 
   it('finishes the requests in flight, refuses new connections, and loses no accepted span', async () => {
-    const exporter = (started = await startServer({
+    const exporter = (started = await startExporterProcess({
       DATABASE_URL: db.connectionString,
       DB_POOL_MAX: '2', // fewer connections than requests: some wait for a connection when the signal comes
       OTLP_RATE_LIMIT_PER_MINUTE: '0',

@@ -55,8 +55,10 @@ export function replaceChecked(text: string, pattern: RegExp, replacement: strin
 }
 
 export interface PrometheusCopy {
-  exporter: string;
-  alertmanager: string;
+  /** host:port of the exporter, or of each replica */
+  exporter: string | string[];
+  /** host:port of Alertmanager, or of each peer of a cluster (Prometheus sends to every one) */
+  alertmanager: string | string[];
   self: string;
   scrapeInterval?: string;
   evaluationInterval?: string;
@@ -67,8 +69,9 @@ export interface PrometheusCopy {
 /** prometheus.yml with other targets (and intervals, rule file paths); everything else as is. */
 export function prometheusConfigCopy(options: PrometheusCopy): string {
   let text = readFileSync(repoPaths.prometheusConfig, 'utf8');
-  text = replaceChecked(text, /'exporter:9464'/g, `'${options.exporter}'`, 'the exporter target');
-  text = replaceChecked(text, /'alertmanager:9093'/g, `'${options.alertmanager}'`, 'the Alertmanager target');
+  const targets = (t: string | string[]) => [t].flat().map((host) => `'${host}'`).join(', ');
+  text = replaceChecked(text, /'exporter:9464'/g, targets(options.exporter), 'the exporter target');
+  text = replaceChecked(text, /'alertmanager:9093'/g, targets(options.alertmanager), 'the Alertmanager target');
   text = replaceChecked(text, /'localhost:9090'/g, `'${options.self}'`, 'the Prometheus target');
   if (options.scrapeInterval) text = replaceChecked(text, /^( {2}scrape_interval:) .*$/m, `$1 ${options.scrapeInterval}`, 'scrape_interval');
   if (options.evaluationInterval) text = replaceChecked(text, /^( {2}evaluation_interval:) .*$/m, `$1 ${options.evaluationInterval}`, 'evaluation_interval');
@@ -165,7 +168,7 @@ export async function startReadyProcess(
 
 export async function startPrometheus(binary: string, { configFile, dataDir, port }: { configFile: string; dataDir: string; port: number }): Promise<RunningProcess> {
   const url = `http://127.0.0.1:${port}`;
-  return startReadyProcess('prometheus', binary, [
+  return startReadyProcess(`prometheus :${port}`, binary, [
     `--config.file=${configFile}`,
     `--storage.tsdb.path=${dataDir}`,
     `--web.listen-address=127.0.0.1:${port}`,
@@ -176,17 +179,26 @@ export async function startPrometheus(binary: string, { configFile, dataDir, por
   ], url);
 }
 
+export interface AlertmanagerCluster {
+  /** this peer's gossip port on 127.0.0.1 */
+  port: number;
+  /** the other peers, host:port of their gossip ports */
+  peers: string[];
+}
+
 export async function startAlertmanager(
   binary: string,
-  { configFile, dataDir, port, env }: { configFile: string; dataDir: string; port: number; env?: Record<string, string> },
+  { configFile, dataDir, port, env, cluster }: { configFile: string; dataDir: string; port: number; env?: Record<string, string>; cluster?: AlertmanagerCluster },
 ): Promise<RunningProcess> {
   const url = `http://127.0.0.1:${port}`;
-  return startReadyProcess('alertmanager', binary, [
+  const clustering = cluster
+    ? [`--cluster.listen-address=127.0.0.1:${cluster.port}`, `--cluster.advertise-address=127.0.0.1:${cluster.port}`, ...cluster.peers.map((p) => `--cluster.peer=${p}`)]
+    : ['--cluster.listen-address=']; // an empty address turns clustering off: a single instance, no gossip port
+  return startReadyProcess(cluster ? `alertmanager :${port}` : 'alertmanager', binary, [
     `--config.file=${configFile}`,
     `--storage.path=${dataDir}`,
     `--web.listen-address=127.0.0.1:${port}`,
     `--web.external-url=${url}`,
-    // An empty address turns clustering off: a single instance, no gossip port.
-    '--cluster.listen-address=',
+    ...clustering,
   ], url, { env });
 }

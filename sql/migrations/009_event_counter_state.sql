@@ -1,0 +1,57 @@
+-- The event collector's counted state: where its settled cursor stands in runtime_metrics and
+-- every counter and histogram it has fed from the rows before it. The exporter writes the row
+-- in the same transaction that reads the rows it counts, and exposes the counts only once that
+-- transaction has committed, so:
+--   - a restart (SIGTERM or SIGKILL) resumes where the last committed count ended, with the
+--     counters at their committed values: no row is lost, none is counted twice, and what a
+--     scrape served never goes down;
+--   - every exporter on the database shares the row: the one that locks it counts the new rows,
+--     the others serve the last committed counts (replicas, rolling deploys, failover).
+-- cluster is the database cluster's system identifier: an xid8 cursor means nothing in another
+-- cluster (a restore elsewhere, pg_upgrade), so the exporter checks it before trusting tx.
+
+CREATE TABLE IF NOT EXISTS observability.event_counter_state (
+  name        text PRIMARY KEY CHECK (char_length(name) BETWEEN 1 AND 64),
+  cluster     text NOT NULL,
+  tx          xid8 NOT NULL,
+  id          bigint NOT NULL,
+  counts      jsonb NOT NULL,
+  version     bigint NOT NULL DEFAULT 1,
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  updated_by  text NOT NULL
+);
+COMMENT ON TABLE observability.event_counter_state IS
+  'The event collector''s settled cursor in runtime_metrics and the counts fed from the rows before it, committed with each count';
+
+REVOKE ALL ON observability.event_counter_state FROM PUBLIC, anon, authenticated;
+GRANT SELECT, INSERT, UPDATE ON observability.event_counter_state TO cc_exporter;
+GRANT SELECT ON observability.event_counter_state TO cc_grafana;
+GRANT ALL ON observability.event_counter_state TO service_role;
+
+-- Rows from another cluster: a dump restored here keeps its tx values, and those may lie ahead
+-- of this cluster's transaction counter. Such a row is not new (this cluster never ran its
+-- transaction), yet the cursor would count it on the day the counter passes it, and until then
+-- it waits behind the cursor for ever. In one statement, a visible row whose tx is not below the
+-- snapshot's xmax cannot come from this cluster: it is re-stamped tx 0 (before every cursor, so
+-- it stays history) and its event type returned, for the exporter to count as restored.
+CREATE OR REPLACE FUNCTION observability.quarantine_foreign_events()
+RETURNS TABLE (event_type text, n bigint)
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+  WITH moved AS (
+    UPDATE public.runtime_metrics m
+       SET tx = '0'::xid8
+     WHERE m.tx >= pg_snapshot_xmax(pg_current_snapshot())
+    RETURNING m.event_type
+  )
+  SELECT moved.event_type, count(*)::bigint FROM moved GROUP BY moved.event_type
+$$;
+REVOKE ALL ON FUNCTION observability.quarantine_foreign_events() FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION observability.quarantine_foreign_events() TO cc_exporter, service_role;
+
+-- The cluster's identity, for the exporter's check (pg_control_system() may be denied to it).
+CREATE OR REPLACE FUNCTION observability.cluster_identity() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+  SELECT system_identifier::text FROM pg_control_system()
+$$;
+REVOKE ALL ON FUNCTION observability.cluster_identity() FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION observability.cluster_identity() TO cc_exporter, cc_grafana, service_role;
