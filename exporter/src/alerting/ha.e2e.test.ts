@@ -4,9 +4,9 @@
 // exporters 20 times a second throughout. Three payment-failure occurrences, one of them written
 // while both exporters were SIGKILLed and before they came back, one of a reason never seen
 // before: each gives exactly one FIRING notification per channel (email, Slack, SMS), then one
-// RESOLVED. Rule durations are divided by TIME_SCALE (the 5-minute window becomes 15 s) and the
-// Alertmanager grouping timers are short, as in ../test/alerting-stack.ts; everything else is the
-// project's own files. Needs concurrent sessions: the Postgres server only.
+// RESOLVED. Rule durations are divided by TIME_SCALE (the 5-minute window becomes 15 s), the
+// Alertmanager grouping timers and peer timeout are short, as in ../test/alerting-stack.ts;
+// everything else is the project's own files. Needs concurrent sessions: the Postgres server only.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,9 +70,9 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
     slack: slack.received.map((m) => m.value.text).filter((t) => t.includes('PaymentFailures')).map((t) => /\[(FIRING|RESOLVED)/.exec(t)![1]!),
   });
   /**
-   * Waits until every channel has sent the k-th FIRING and the k-th RESOLVED, waits past the
-   * second Alertmanager's peer timeout (a duplicate would come then), and checks each channel sent
-   * exactly k of each, alternating.
+   * Waits until every channel has sent the k-th FIRING and the k-th RESOLVED, waits well past the
+   * second Alertmanager's peer timeout (a duplicate would come then) and a few group intervals,
+   * and checks each channel sent exactly k of each, alternating.
    */
   const occurrence = async (k: number, what: string) => {
     const counted = (list: string[], kind: string) => list.filter((x) => x === kind).length;
@@ -82,7 +82,7 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
         return [n.sms, n.email, n.slack].every((list) => counted(list, kind) >= k) ? true : undefined;
       }, 120_000, `${what}: ${kind} number ${k} on every channel`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
     const expected = Array.from({ length: k }, () => ['FIRING', 'RESOLVED']).flat();
     const n = notifications();
     expect({ sms: n.sms, email: n.email, slack: n.slack }, what).toEqual({ sms: expected, email: expected, slack: expected });
@@ -134,9 +134,18 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
       dataDir: join(dir, `am-data-${i}`),
       port: a.port,
       env: { SSL_CERT_FILE: smtp.caFile },
-      cluster: { port: a.gossip, peers: am.filter((_, j) => j !== i).map((b) => `127.0.0.1:${b.gossip}`) },
+      // The peer timeout shrinks with the rules' windows (15 s against 5 minutes in production): a
+      // second peer that waits longer than the whole alert lives sends its own copy, by design.
+      cluster: { port: a.gossip, peers: am.filter((_, j) => j !== i).map((b) => `127.0.0.1:${b.gossip}`), peerTimeout: '1s' },
     })));
     stops.push(...alertmanagers.map((a) => () => a.stop()));
+    // The peers have found each other: each sees a ready cluster of two.
+    for (const a of alertmanagers) {
+      await eventually(async () => {
+        const status = (await (await fetch(`${a.url}/api/v2/status`)).json()) as { cluster: { status: string; peers: unknown[] } };
+        return status.cluster.status === 'ready' && status.cluster.peers.length === 2 ? true : undefined;
+      }, 60_000, `${a.name} in a ready cluster of two peers`);
+    }
 
     const rulesDir = join(dir, 'rules');
     mkdirSync(rulesDir);

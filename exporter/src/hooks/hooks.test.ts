@@ -205,4 +205,17 @@ describeEachBackend('alert webhooks', (kind) => {
     expect(await samples(exporter.registry, 'cc_sms_sent_total')).toEqual({ '': 2 + 2 + 1 + 1 + 1 });
     expect(await samples(exporter.registry, 'cc_sms_failures_total')).toEqual({ '': 1 + 1 });
   });
+
+  it('texts a new occurrence of the same alert again, however soon after it resolved; a redelivery of one notification once', async () => {
+    const once = (status: string, startsAt: string) =>
+      payload([alert({ fingerprint: 'flapping', status, startsAt })], status, 'email-slack-sms');
+    const sent = async (p: Record<string, unknown>) => (await post(exporter, '/hooks/sms', p)).body;
+    const twoNumbers = { status: 'ok', sent: 2, skipped: 0 };
+    expect(await sent(once('firing', '2026-01-02T07:00:00Z'))).toEqual(twoNumbers);
+    expect(await sent(once('firing', '2026-01-02T07:00:00Z'))).toEqual({ status: 'ok', sent: 0, skipped: 2 }); // redelivered
+    expect(await sent(once('resolved', '2026-01-02T07:00:00Z'))).toEqual(twoNumbers);
+    expect(await sent(once('firing', '2026-01-02T07:01:00Z'))).toEqual(twoNumbers); // the next occurrence pages
+    expect(await sent(once('firing', '2026-01-02T07:01:00Z'))).toEqual({ status: 'ok', sent: 0, skipped: 2 });
+    expect(await sent(once('resolved', '2026-01-02T07:01:00Z'))).toEqual(twoNumbers); // and its end too
+  });
 });

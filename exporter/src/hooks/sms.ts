@@ -87,6 +87,11 @@ export function createSmsSender({
       const notification = `${payload.groupKey}\u0000${payload.status}\u0000${payload.alerts.map((a) => `${a.fingerprint}@${a.status}`).sort().join(',')}`;
       const t = now();
       for (const [key, at] of sentAt) if (t - at > dedupeMs) sentAt.delete(key);
+      // A RESOLVED ends an occurrence and a FIRING starts the next: a change of the group's
+      // status makes the other status's texts new again, however soon it comes. Only a
+      // redelivery of the same notification is skipped.
+      const group = `${payload.groupKey}\u0000`;
+      for (const key of sentAt.keys()) if (key.startsWith(group) && !key.startsWith(`${group}${payload.status}\u0000`)) sentAt.delete(key);
       const result: SmsResult = { sent: 0, skipped: 0, failures: [] };
       for (const to of config.to) {
         const key = `${notification}\u0000${to}`;

@@ -184,6 +184,8 @@ export interface AlertmanagerCluster {
   port: number;
   /** the other peers, host:port of their gossip ports */
   peers: string[];
+  /** how long a peer waits for the ones before it to notify (default 15s), e.g. shorter with shorter rule windows */
+  peerTimeout?: string;
 }
 
 export async function startAlertmanager(
@@ -192,7 +194,7 @@ export async function startAlertmanager(
 ): Promise<RunningProcess> {
   const url = `http://127.0.0.1:${port}`;
   const clustering = cluster
-    ? [`--cluster.listen-address=127.0.0.1:${cluster.port}`, `--cluster.advertise-address=127.0.0.1:${cluster.port}`, ...cluster.peers.map((p) => `--cluster.peer=${p}`)]
+    ? [`--cluster.listen-address=127.0.0.1:${cluster.port}`, `--cluster.advertise-address=127.0.0.1:${cluster.port}`, ...cluster.peers.map((p) => `--cluster.peer=${p}`), ...(cluster.peerTimeout ? [`--cluster.peer-timeout=${cluster.peerTimeout}`] : [])]
     : ['--cluster.listen-address=']; // an empty address turns clustering off: a single instance, no gossip port
   return startReadyProcess(cluster ? `alertmanager :${port}` : 'alertmanager', binary, [
     `--config.file=${configFile}`,
