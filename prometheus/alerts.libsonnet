@@ -69,7 +69,8 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
         rules: [
           {
             alert: 'StuckOrders',
-            expr: 'sum by (store, status) (%s) > %s' % [gauge('cc_orders_stuck'), num(c.stuckOrdersThreshold)],
+            // max over the exporters first: replicas serve the same gauge, a sum would double it.
+            expr: 'sum by (store, status) (max without (instance, pod) (%s)) > %s' % [gauge('cc_orders_stuck'), num(c.stuckOrdersThreshold)],
             labels: { severity: 'warning' },
             annotations: {
               summary: 'Orders are stuck in their status.',

@@ -35,6 +35,14 @@ export interface PromOptions {
   refId?: string;
 }
 
+/**
+ * A database-derived series once, however many exporter replicas serve it: replicas serve the
+ * same committed event counts and the same gauges, so sum over them would count each twice.
+ */
+export function onceAcrossReplicas(expr: string): string {
+  return `max without (instance, pod) (${expr})`;
+}
+
 export function prom(expr: string, { legend, instant = false, table: asTable = false, refId }: PromOptions = {}): prometheus.DataqueryBuilder {
   const query = new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).editorMode(prometheus.QueryEditorMode.Code);
   if (legend !== undefined) query.legendFormat(legend);

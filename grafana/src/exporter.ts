@@ -3,7 +3,7 @@
 // receiver takes in and refuses, and whether alert history and SMS deliveries succeed.
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
-import { baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, postgresVariable, prom, statPanel, timeseriesPanel } from './common.js';
+import { baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, onceAcrossReplicas, postgresVariable, prom, statPanel, timeseriesPanel } from './common.js';
 
 export const EXPORTER_UID = 'cc-exporter';
 
@@ -42,7 +42,7 @@ export function exporter(): dashboard.DashboardBuilder {
         unit: units.Short,
         width: 6,
         thresholds: [[1000, 'red']],
-        targets: [prom('sum(cc_events_pending)', { instant: true })],
+        targets: [prom('max(cc_events_pending)', { instant: true })],
       }),
     )
     .withPanel(
@@ -87,7 +87,7 @@ export function exporter(): dashboard.DashboardBuilder {
         unit: units.Short,
         min: 0,
         thresholds: [[1000, 'red']],
-        targets: [prom('sum(cc_events_pending)', { legend: 'pending rows' })],
+        targets: [prom('max(cc_events_pending)', { legend: 'pending rows' })],
       }),
     )
     .withPanel(
@@ -96,7 +96,7 @@ export function exporter(): dashboard.DashboardBuilder {
         description: 'runtime_metrics rows counted per second, by event type: the ingest rate of everything (OTLP receiver, the app, edge functions, order triggers).',
         unit: units.OpsPerSecond,
         stacked: true,
-        targets: [prom('sum by (event_type) (rate(cc_events_total[$__rate_interval]))', { legend: '{{event_type}}' })],
+        targets: [prom(`sum by (event_type) (${onceAcrossReplicas('rate(cc_events_total[$__rate_interval])')})`, { legend: '{{event_type}}' })],
       }),
     );
 
@@ -161,7 +161,7 @@ export function exporter(): dashboard.DashboardBuilder {
         unit: units.Short,
         width: 9,
         stacked: true,
-        targets: [prom('sum by (action) (rate(cc_auto_heal_actions_total[$__rate_interval])) * 3600', { legend: '{{action}}' })],
+        targets: [prom(`sum by (action) (${onceAcrossReplicas('rate(cc_auto_heal_actions_total[$__rate_interval])')}) * 3600`, { legend: '{{action}}' })],
       }),
     );
 

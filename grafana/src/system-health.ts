@@ -4,7 +4,7 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
 import {
-  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, postgresVariable, prom, sql, statPanel, storeVariable, tablePanel,
+  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, onceAcrossReplicas, postgresVariable, prom, sql, statPanel, storeVariable, tablePanel,
   timeseriesPanel,
 } from './common.js';
 
@@ -89,8 +89,8 @@ export function systemHealth(): dashboard.DashboardBuilder {
         unit: units.Short,
         named: true,
         targets: [
-          prom('sum(cc_orders_active{store=~"$store"}) or vector(0)', { legend: 'Active', instant: true, refId: 'A' }),
-          prom('sum(cc_orders_stuck{store=~"$store"}) or vector(0)', { legend: 'Stuck', instant: true, refId: 'B' }),
+          prom(`sum(${onceAcrossReplicas('cc_orders_active{store=~"$store"}')}) or vector(0)`, { legend: 'Active', instant: true, refId: 'A' }),
+          prom(`sum(${onceAcrossReplicas('cc_orders_stuck{store=~"$store"}')}) or vector(0)`, { legend: 'Stuck', instant: true, refId: 'B' }),
         ],
       }),
     );
@@ -104,7 +104,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
         description: 'Frontend errors per minute by error type (the exception type, or span_error). Types are capped; rare ones fold into "other".',
         unit: units.CountsPerMinute,
         stacked: true,
-        targets: [prom('sum by (error_type) (rate(cc_frontend_errors_total[$__rate_interval])) * 60', { legend: '{{error_type}}' })],
+        targets: [prom(`sum by (error_type) (${onceAcrossReplicas('rate(cc_frontend_errors_total[$__rate_interval])')}) * 60`, { legend: '{{error_type}}' })],
       }),
     )
     .withPanel(
@@ -164,8 +164,8 @@ export function systemHealth(): dashboard.DashboardBuilder {
           perEndpoint(`histogram_quantile(0.50, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'B'),
           perEndpoint(`histogram_quantile(0.95, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'C'),
           perEndpoint(`histogram_quantile(0.99, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'D'),
-          perEndpoint(`round(sum by (endpoint) (increase(${api}_count[$__range])))`, 'E'),
-          perEndpoint(`round(sum by (endpoint) (increase(${apiErrors}[$__range])))`, 'F'),
+          perEndpoint(`round(sum by (endpoint) (${onceAcrossReplicas(`increase(${api}_count[$__range])`)}))`, 'E'),
+          perEndpoint(`round(sum by (endpoint) (${onceAcrossReplicas(`increase(${apiErrors}[$__range])`)}))`, 'F'),
         ],
       }),
     )
@@ -190,7 +190,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
         description: 'API requests per second by status class; "network" is a request that got no response (offline, CORS, aborted).',
         unit: units.RequestsPerSecond,
         stacked: true,
-        targets: [prom(`sum by (status_class) (rate(${api}_count[$__rate_interval]))`, { legend: '{{status_class}}' })],
+        targets: [prom(`sum by (status_class) (${onceAcrossReplicas(`rate(${api}_count[$__rate_interval])`)})`, { legend: '{{status_class}}' })],
       }),
     );
 
@@ -278,7 +278,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
         unit: units.Short,
         width: 9,
         stacked: true,
-        targets: [prom('sum by (store, status) (cc_orders_active{store=~"$store"})', { legend: '{{store}} {{status}}' })],
+        targets: [prom(`sum by (store, status) (${onceAcrossReplicas('cc_orders_active{store=~"$store"}')})`, { legend: '{{store}} {{status}}' })],
       }),
     )
     .withPanel(
@@ -289,7 +289,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
         unit: units.Short,
         width: 9,
         thresholds: [[1, 'orange']],
-        targets: [prom('sum by (store, status) (cc_orders_stuck{store=~"$store"})', { legend: '{{store}} {{status}}' })],
+        targets: [prom(`sum by (store, status) (${onceAcrossReplicas('cc_orders_stuck{store=~"$store"}')})`, { legend: '{{store}} {{status}}' })],
       }),
     )
     .withPanel(
@@ -309,7 +309,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
         description: 'Revenue of completed orders, as an hourly rate, per store.',
         unit: units.Dollars,
         stacked: true,
-        targets: [prom('sum by (store) (rate(cc_order_revenue_total{store=~"$store"}[$__rate_interval])) * 3600', { legend: '{{store}}' })],
+        targets: [prom(`sum by (store) (${onceAcrossReplicas('rate(cc_order_revenue_total{store=~"$store"}[$__rate_interval])')}) * 3600`, { legend: '{{store}}' })],
       }),
     )
     .withPanel(
@@ -321,8 +321,8 @@ export function systemHealth(): dashboard.DashboardBuilder {
         width: 24,
         stacked: true,
         targets: [
-          prom('sum by (provider, reason) (rate(cc_payment_failures_total[$__rate_interval])) * 60', { legend: '{{provider}}: {{reason}}' }),
-          prom('sum(rate(cc_events_total{event_type="payment_failure"}[$__rate_interval])) * 60', { legend: 'all' }),
+          prom(`sum by (provider, reason) (${onceAcrossReplicas('rate(cc_payment_failures_total[$__rate_interval])')}) * 60`, { legend: '{{provider}}: {{reason}}' }),
+          prom(`sum(${onceAcrossReplicas('rate(cc_events_total{event_type="payment_failure"}[$__rate_interval])')}) * 60`, { legend: 'all' }),
         ],
       }),
     )
@@ -389,7 +389,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
         width: 6,
         height: 6,
         thresholds: [[1, 'red']],
-        targets: [prom('round(sum by (environment) (increase(cc_deployment_rollbacks_total{environment=~"$environment"}[$__range])))', { legend: '{{environment}}', instant: true })],
+        targets: [prom(`round(sum by (environment) (${onceAcrossReplicas('increase(cc_deployment_rollbacks_total{environment=~"$environment"}[$__range])')}))`, { legend: '{{environment}}', instant: true })],
       }),
     )
     .withPanel(
