@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, redactUrl } from './config.js';
@@ -32,6 +32,12 @@ describe('config', () => {
       applicationName: 'cc-exporter',
     });
     expect(config.embedded).toEqual({ dataDir: undefined, simulator: true, simulatorIntervalMs: 2000 });
+    expect(config.instance).toBe(hostname());
+  });
+
+  it('names the exporter EXPORTER_INSTANCE, at most 64 characters', () => {
+    expect(loadConfig({ EXPORTER_INSTANCE: 'exporter-0' }).instance).toBe('exporter-0');
+    expect(problemsOf({ EXPORTER_INSTANCE: 'x'.repeat(65) })).toEqual(['EXPORTER_INSTANCE must be at most 64 characters, got 65']);
   });
 
   it('reads every setting', () => {

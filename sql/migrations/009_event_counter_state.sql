@@ -36,15 +36,25 @@ GRANT ALL ON observability.event_counter_state TO service_role;
 -- it stays history) and its event type returned, for the exporter to count as restored.
 CREATE OR REPLACE FUNCTION observability.quarantine_foreign_events()
 RETURNS TABLE (event_type text, n bigint)
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-  WITH moved AS (
-    UPDATE public.runtime_metrics m
-       SET tx = '0'::xid8
-     WHERE m.tx >= pg_snapshot_xmax(pg_current_snapshot())
-    RETURNING m.event_type
-  )
-  SELECT moved.event_type, count(*)::bigint FROM moved GROUP BY moved.event_type
-$$;
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+#variable_conflict use_column
+BEGIN
+  -- The newest tx is the end of the (tx, id) index: nearly always below xmax, and then there is
+  -- nothing to do (the UPDATE's own condition cannot use the index: its bound is unknown when
+  -- planned, so it would read the whole table every scrape).
+  IF coalesce((SELECT max(m.tx) FROM public.runtime_metrics m) >= pg_snapshot_xmax(pg_current_snapshot()), false) THEN
+    -- xmax again, in the statement that moves the rows: a row committed since the check is this
+    -- cluster's own and below the statement's xmax.
+    RETURN QUERY
+      WITH moved AS (
+        UPDATE public.runtime_metrics m
+           SET tx = '0'::xid8
+         WHERE m.tx >= pg_snapshot_xmax(pg_current_snapshot())
+        RETURNING m.event_type
+      )
+      SELECT moved.event_type, count(*)::bigint FROM moved GROUP BY moved.event_type;
+  END IF;
+END $$;
 REVOKE ALL ON FUNCTION observability.quarantine_foreign_events() FROM PUBLIC, anon, authenticated;
 GRANT EXECUTE ON FUNCTION observability.quarantine_foreign_events() TO cc_exporter, service_role;
 

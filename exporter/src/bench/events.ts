@@ -486,6 +486,8 @@ async function measureSqlExporter(bin: string, db: BenchDatabase, admin: pg.Clie
 interface SizeResult {
   size: number;
   collect: number[];
+  /** the same scrapes by a collector that keeps its counts in the process (migration 009 absent) */
+  collectInMemory: number[];
   windowed: WindowedResult;
   plans: { read: Explained; pending: Explained };
   sqlExporter: SqlExporterOutcome;
@@ -498,6 +500,8 @@ async function measureSize(db: BenchDatabase, load: pg.Client, collectorDb: pg.C
   const label = `${fmt(size)} rows`;
   const registry = new Registry();
   const collector = createEventsCollector(registry, COLLECTOR_OPTIONS);
+  // A first start on this database: the committed counts of the previous size would carry on.
+  await load.query('TRUNCATE observability.event_counter_state');
   await collector.collect(collectorDb); // the cursor starts at the end of the table
   let counted = await metricSum(registry, 'cc_events_total');
   if (counted !== 0) throw new Error(`${label}: the first collect counted ${counted} events, expected 0 (cursor at the end)`);
@@ -517,6 +521,8 @@ async function measureSize(db: BenchDatabase, load: pg.Client, collectorDb: pg.C
   }
   const pending = await metricSum(registry, 'cc_events_pending');
   progress(`collector, ${label}: ${COLLECT_RUNS} scrapes timed (each after ${fmt(NEW_ROWS)} new rows), cc_events_total +${fmt(NEW_ROWS)} each time, cc_events_pending ${pending}; median ${ms(median(collect))} ms`);
+  const collectInMemory = await timeInMemory(load, collectorDb, state, label);
+  progress(`collector keeping its counts in the process, ${label}: median ${ms(median(collectInMemory))} ms; committing the cursor and counts adds ${ms(median(collect) - median(collectInMemory))} ms to the median`);
   const plans = await explainCollectorQueries(collectorDb, last!);
   progress(`collector, ${label}: EXPLAIN ANALYZE: READ_SETTLED (${fmt(COLLECTOR_OPTIONS.batchSize)} rows) ${ms(plans.read.executionMs)} ms, COUNT_PENDING ${ms(plans.pending.executionMs)} ms on the server`);
 
@@ -533,7 +539,36 @@ async function measureSize(db: BenchDatabase, load: pg.Client, collectorDb: pg.C
   const maxRssKiB = process.resourceUsage().maxRSS;
   const heapUsed = process.memoryUsage().heapUsed;
   progress(`memory after ${label}: peak RSS ${fmt(maxRssKiB)} KiB, heap used ${mib(heapUsed)}`);
-  return { size, collect, windowed, plans, sqlExporter, maxRssKiB, heapUsed };
+  return { size, collect, collectInMemory, windowed, plans, sqlExporter, maxRssKiB, heapUsed };
+}
+
+/**
+ * The same scrapes without committing the counts: the state table is renamed away, so a new
+ * collector works as it does before migration 009 (in the process only), then it is put back.
+ */
+async function timeInMemory(load: pg.Client, collectorDb: pg.Client, state: TableState, label: string): Promise<number[]> {
+  await load.query('ALTER TABLE observability.event_counter_state RENAME TO event_counter_state_bench_away');
+  try {
+    const registry = new Registry();
+    const collector = createEventsCollector(registry, COLLECTOR_OPTIONS);
+    await collector.collect(collectorDb); // from the end of the table
+    const runs: number[] = [];
+    let counted = await metricSum(registry, 'cc_events_total');
+    for (let i = 0; i < COLLECT_RUNS; i++) {
+      const last = await insertNewRows(load, state);
+      await waitSettled(load, last.tx);
+      const t = performance.now();
+      await collector.collect(collectorDb);
+      runs.push(performance.now() - t);
+      const now = await metricSum(registry, 'cc_events_total');
+      if (now - counted !== NEW_ROWS) throw new Error(`${label}, in-process scrape ${i + 1}: cc_events_total grew by ${now - counted}, expected exactly ${fmt(NEW_ROWS)}`);
+      counted = now;
+    }
+    if ((await metricSum(registry, 'cc_events_counts_persisted')) !== 0) throw new Error(`${label}: the in-process collector committed its counts`);
+    return runs;
+  } finally {
+    await load.query('ALTER TABLE observability.event_counter_state_bench_away RENAME TO event_counter_state');
+  }
 }
 
 interface BenchContext {
@@ -578,6 +613,8 @@ function scrapeSummary(results: SizeResult[], sqlExporterMissing: string | undef
     row(`event collector collect(), median of ${COLLECT_RUNS}`, (r) => ms(median(r.collect))),
     row(`event collector collect(), p95 (nearest rank)`, (r) => ms(percentile(r.collect, 0.95))),
     row(`event collector collect(), max`, (r) => ms(Math.max(...r.collect))),
+    row(`  the same without committing the counts (no migration 009), median of ${COLLECT_RUNS}`, (r) => ms(median(r.collectInMemory))),
+    row('  committing the cursor and counts adds (medians)', (r) => ms(median(r.collect) - median(r.collectInMemory))),
     row(`  server time of its SQL: 2 x READ_SETTLED + COUNT_PENDING`, (r) => ms(2 * r.plans.read.executionMs + r.plans.pending.executionMs)),
     row(`get_api_latency_stats(24), median of ${WINDOWED_RUNS}`, (r) => ms(median(r.windowed.runs))),
     row('  windowed / collector (medians)', (r) => `${(median(r.windowed.runs) / median(r.collect)).toFixed(1)}x`),

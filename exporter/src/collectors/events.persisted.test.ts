@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../log.js';
 import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../test/databases.js';
+import { startExporter } from '../test/exporter.js';
 import { samples } from '../test/metrics.js';
 import { createEventsCollector, type EventsOptions } from './events.js';
 import type { Collector } from './types.js';
@@ -197,6 +198,20 @@ describeEachBackend('events collector, committed counts', (kind) => {
       expect(await samples(registry, 'cc_events_counts_persisted')).toEqual({ '': 0 });
       expect(collector.status?.()).toMatch(/npm run db:migrate/);
       expect(lines().filter((l) => String(l.msg).includes('npm run db:migrate'))).toHaveLength(1);
+
+      // The exporter says so on /readyz, and stays ready.
+      const exporter = await startExporter(db.connectionString, { COLLECTORS: 'events', DB_POOL_MAX: '1' });
+      try {
+        await exporter.scraper.refresh();
+        const ready = await exporter.get('/readyz');
+        expect(ready.status).toBe(200);
+        expect(JSON.parse(ready.body)).toEqual({
+          status: 'ready',
+          notes: ['event counts are kept in this process only (observability.event_counter_state is missing; run: npm run db:migrate)'],
+        });
+      } finally {
+        await exporter.stop();
+      }
     } finally {
       await client.query('ALTER TABLE observability.event_counter_state_away RENAME TO event_counter_state');
     }

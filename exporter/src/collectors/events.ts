@@ -111,6 +111,22 @@ SELECT observability.cluster_identity() AS cluster,
        pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
        pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
 
+/**
+ * A scrape's first statement: the committed state (none when no exporter has counted here yet),
+ * this cluster and its snapshot, and whether any row carries a tx this cluster has not reached
+ * (the newest tx is the end of the (tx, id) index).
+ */
+export const STATE_AND_SNAPSHOT = `
+SELECT snap.cluster AS now_cluster, snap.xmin, snap.xmax,
+       coalesce((SELECT max(m.tx) FROM public.runtime_metrics m) >= snap.xmax::xid8, false) AS foreign_rows,
+       s.cluster, s.tx, s.id, s.version, s.counts
+  FROM (${SNAPSHOT}) snap
+  LEFT JOIN LATERAL (
+    SELECT cluster, tx::text AS tx, id::text AS id, version::text AS version,
+           CASE WHEN version = $2::bigint THEN NULL ELSE counts END AS counts
+      FROM observability.event_counter_state WHERE name = $1
+  ) s ON true`;
+
 // The counts travel only when they changed since the version this process holds.
 const STATE_COLUMNS = `cluster, tx::text AS tx, id::text AS id, version::text AS version,
        CASE WHEN version = $2::bigint THEN NULL ELSE counts END AS counts`;
@@ -125,11 +141,12 @@ export const INSERT_STATE = `
 INSERT INTO observability.event_counter_state (name, cluster, tx, id, counts, updated_by)
 VALUES ($1, $2, $3::xid8, $4::bigint, $5::jsonb, $6)
 ON CONFLICT (name) DO NOTHING`;
+/** Commits a count made from version $7; no row when another exporter committed one since. */
 export const UPDATE_STATE = `
 UPDATE observability.event_counter_state
    SET cluster = $2, tx = $3::xid8, id = $4::bigint, counts = $5::jsonb,
        version = version + 1, updated_at = now(), updated_by = $6
- WHERE name = $1
+ WHERE name = $1 AND version = $7::bigint
 RETURNING version::text AS version`;
 export const QUARANTINE_FOREIGN = `SELECT event_type, n::text AS n FROM observability.quarantine_foreign_events()`;
 
@@ -235,11 +252,6 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   const pending = optionalGauge({
     name: 'cc_events_pending',
     help: `Rows of runtime_metrics behind the cursor: not yet settled or not yet read (counted up to ${PENDING_CAP}).`,
-    registers,
-  });
-  const leader = optionalGauge({
-    name: 'cc_events_leader',
-    help: 'Whether this exporter counted the new rows at its last scrape (1), or served the counts another exporter committed (0).',
     registers,
   });
   const persistedGauge = optionalGauge({
@@ -394,15 +406,48 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     return JSON.stringify({ ...counts.toData(), caps: cap.toJSON() });
   }
 
-  /** One transaction: lock the shared state (or read it, when another exporter holds it), check it, count, commit. */
+  /**
+   * A scrape with the counts committed: one statement reads the committed state with this
+   * cluster's snapshot, the new rows are read, and one UPDATE commits the count unless another
+   * exporter committed one since (the version): that one's counts are served from the next scrape.
+   * The first start, a state that does not fit, and rows from another cluster take the locked
+   * transaction of collectLocked().
+   */
   async function collectPersisted(db: Queryable): Promise<void> {
-    const result = await inTransaction(db, async (q): Promise<{ state: Held; leading: boolean }> => {
+    const knownVersion = held?.version === 'memory' ? '0' : (held?.version ?? '0');
+    const { rows: [row] } = await db.query<StateRow & { now_cluster: string; xmin: string; xmax: string; foreign_rows: boolean }>(STATE_AND_SNAPSHOT, [
+      STATE_NAME,
+      knownVersion,
+    ]);
+    if (!row?.version || row.foreign_rows || row.cluster !== row.now_cluster || BigInt(row.tx) > BigInt(row.xmax)) return collectLocked(db);
+    let state: Held;
+    try {
+      state = fromRow(row);
+    } catch (err) {
+      if (err instanceof CorruptCountsError) return collectLocked(db);
+      throw err;
+    }
+    const read = await readSettled(db, state);
+    if (!read) {
+      held = state;
+      return;
+    }
+    const { rows: [updated] } = await db.query<{ version: string }>(UPDATE_STATE, [
+      STATE_NAME, row.now_cluster, read.cursor.tx, read.cursor.id, stateJson(read.counts, read.cap), options.instance, state.version,
+    ]);
+    // Committed: only now may a scrape see these counts.
+    held = updated ? { version: updated.version, cursor: read.cursor, counts: read.counts, cap: read.cap } : state;
+  }
+
+  /** One transaction: lock the shared state (or read it, when another exporter holds it), check it, repair it, count, commit. */
+  async function collectLocked(db: Queryable): Promise<void> {
+    const result = await inTransaction(db, async (q): Promise<Held> => {
       const { rows: [snapshot] } = await q.query<{ cluster: string; xmin: string; xmax: string }>(SNAPSHOT);
       const knownVersion = held?.version === 'memory' ? '0' : (held?.version ?? '0');
       let { rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, knownVersion]);
       if (!row) {
         const { rows: [other] } = await q.query<StateRow>(READ_STATE, [STATE_NAME, knownVersion]);
-        if (other) return { state: fromRow(other), leading: false }; // another exporter is counting right now
+        if (other) return fromRow(other); // another exporter is repairing it right now
         // The first exporter on this database (or the first since migration 009): from here on,
         // continuing what this process counted in memory, if anything.
         const cursor = held?.cursor ?? (await startCursor(q));
@@ -413,7 +458,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         ({ rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, '0']));
         if (!row) {
           const { rows: [raced] } = await q.query<StateRow>(READ_STATE, [STATE_NAME, knownVersion]);
-          return { state: fromRow(raced!), leading: false };
+          return fromRow(raced!);
         }
       }
 
@@ -472,15 +517,14 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
       }
       if (changed) {
         const { rows: [updated] } = await q.query<{ version: string }>(UPDATE_STATE, [
-          STATE_NAME, snapshot!.cluster, state.cursor.tx, state.cursor.id, stateJson(state.counts, state.cap), options.instance,
+          STATE_NAME, snapshot!.cluster, state.cursor.tx, state.cursor.id, stateJson(state.counts, state.cap), options.instance, row.version,
         ]);
         state = { ...state, version: updated!.version };
       }
-      return { state, leading: true };
+      return state;
     });
     // Committed: only now may a scrape see these counts.
-    held = result.state;
-    leader.set(result.leading ? 1 : 0);
+    held = result;
   }
 
   /** Without migration 009: counted in this process, from the end of the table, as before it. */
@@ -488,7 +532,6 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     if (!held) held = { version: 'memory', cursor: await startCursor(db), counts: initialCounts(), cap: new LabelCap(options.labelValueLimit) };
     const read = await readSettled(db, held);
     if (read) held = { ...held, cursor: read.cursor, counts: read.counts, cap: read.cap };
-    leader.set(1);
   }
 
   async function collectOnce(db: Queryable): Promise<void> {
@@ -529,7 +572,6 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     clear() {
       served = undefined;
       pending.clear();
-      leader.clear();
     },
     status() {
       return mode === 'memory'
