@@ -15,7 +15,9 @@ CREATE TABLE IF NOT EXISTS observability.event_counter_state (
   cluster     text NOT NULL,
   tx          xid8 NOT NULL,
   id          bigint NOT NULL,
-  counts      jsonb NOT NULL,
+  -- json, not jsonb: it is written whole each time and read only by the exporter (jsonb costs a
+  -- parse on every write, about three times the write of the text)
+  counts      json NOT NULL,
   version     bigint NOT NULL DEFAULT 1,
   updated_at  timestamptz NOT NULL DEFAULT now(),
   updated_by  text NOT NULL

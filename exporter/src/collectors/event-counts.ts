@@ -86,8 +86,18 @@ export class EventCounts {
     return data;
   }
 
+  /** A copy to count into, leaving this one (what is served) as it is. */
   clone(): EventCounts {
-    return EventCounts.fromData(this.specs, structuredClone(this.toData()));
+    const copy = new EventCounts(this.specs);
+    for (const [name, series] of this.counters) {
+      const target = copy.counters.get(name)!;
+      for (const [key, s] of series) target.set(key, { labels: s.labels, value: s.value });
+    }
+    for (const [name, series] of this.histograms) {
+      const target = copy.histograms.get(name)!;
+      for (const [key, s] of series) target.set(key, { labels: s.labels, buckets: [...s.buckets], sum: s.sum, count: s.count });
+    }
+    return copy;
   }
 
   /** Counts from committed data; throws CorruptCountsError on anything it cannot trust. */
@@ -168,7 +178,7 @@ export function registerCounts(registry: Registry, specs: ReadonlyMap<string, Me
   }
 }
 
-/** The labels in the spec's order (jsonb keeps its own key order), as prom-client would write them. */
+/** The labels in the spec's order (committed data may list them otherwise), as prom-client would write them. */
 function ordered(spec: MetricSpec, labels: Labels): Labels {
   return Object.fromEntries(spec.labelNames.map((n) => [n, labels[n] ?? '']));
 }

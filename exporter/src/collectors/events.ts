@@ -139,12 +139,12 @@ SELECT ${STATE_COLUMNS}
   FROM observability.event_counter_state WHERE name = $1`;
 export const INSERT_STATE = `
 INSERT INTO observability.event_counter_state (name, cluster, tx, id, counts, updated_by)
-VALUES ($1, $2, $3::xid8, $4::bigint, $5::jsonb, $6)
+VALUES ($1, $2, $3::xid8, $4::bigint, $5::json, $6)
 ON CONFLICT (name) DO NOTHING`;
 /** Commits a count made from version $7; no row when another exporter committed one since. */
 export const UPDATE_STATE = `
 UPDATE observability.event_counter_state
-   SET cluster = $2, tx = $3::xid8, id = $4::bigint, counts = $5::jsonb,
+   SET cluster = $2, tx = $3::xid8, id = $4::bigint, counts = $5::json,
        version = version + 1, updated_at = now(), updated_by = $6
  WHERE name = $1 AND version = $7::bigint
 RETURNING version::text AS version`;
