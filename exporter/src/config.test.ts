@@ -40,6 +40,13 @@ describe('config', () => {
     expect(problemsOf({ EXPORTER_INSTANCE: 'x'.repeat(65) })).toEqual(['EXPORTER_INSTANCE must be at most 64 characters, got 65']);
   });
 
+  it('checkpoints the event counts every minute by default, every scrape with 0s, at most every hour', () => {
+    expect(loadConfig({}).events.checkpointIntervalMs).toBe(60_000);
+    expect(loadConfig({ EVENTS_CHECKPOINT_INTERVAL: '0s' }).events.checkpointIntervalMs).toBe(0);
+    expect(problemsOf({ EVENTS_CHECKPOINT_INTERVAL: '2h' })).toEqual(['EVENTS_CHECKPOINT_INTERVAL must be at most 1h, got "2h"']);
+    expect(problemsOf({ EVENTS_CHECKPOINT_INTERVAL: 'soon' })).toEqual(['EVENTS_CHECKPOINT_INTERVAL must be a duration such as 0s, 30m, 2h or 7d, got "soon"']);
+  });
+
   it('reads every setting', () => {
     const config = loadConfig({
       DATABASE_URL: 'postgres://cc_exporter:pw@db:5432/app',

@@ -38,6 +38,8 @@ export interface Config {
     batchSize: number;
     /** batches read per scrape at most; the rest waits for the next scrape */
     maxBatchesPerScrape: number;
+    /** ms between two commits of the event cursor and counts; a restart recounts the rows since the last */
+    checkpointIntervalMs: number;
     /** the first start on a database also counts events of this many seconds back; 0 starts at the end of the table */
     lookbackSeconds: number;
     /** distinct values per label before the rest fold into "other" */
@@ -119,6 +121,7 @@ export const DEFAULTS = {
   EVENTS_BATCH_SIZE: '5000',
   EVENTS_MAX_BATCHES_PER_SCRAPE: '20',
   EVENTS_LOOKBACK: '0s',
+  EVENTS_CHECKPOINT_INTERVAL: '1m',
   LABEL_VALUE_LIMIT: '100',
   ROUTE_PATTERNS: '',
   OTLP_MAX_BODY_BYTES: '1000000',
@@ -195,6 +198,8 @@ export function loadConfig(env: Env): Config {
 
   const stuckThresholds = parseThresholds(get('STUCK_ORDER_THRESHOLDS'), problems);
   const lookback = parseDuration('EVENTS_LOOKBACK', get('EVENTS_LOOKBACK'), problems);
+  const checkpointSeconds = parseDuration('EVENTS_CHECKPOINT_INTERVAL', get('EVENTS_CHECKPOINT_INTERVAL'), problems);
+  if (checkpointSeconds > 3600) problems.push(`EVENTS_CHECKPOINT_INTERVAL must be at most 1h, got "${get('EVENTS_CHECKPOINT_INTERVAL')}"`);
   const routePatterns = parseList(get('ROUTE_PATTERNS'));
   for (const pattern of routePatterns) {
     if (!pattern.startsWith('/')) problems.push(`ROUTE_PATTERNS: "${pattern}" must start with /`);
@@ -247,6 +252,7 @@ export function loadConfig(env: Env): Config {
     events: {
       batchSize: int('EVENTS_BATCH_SIZE', 100, 100_000),
       maxBatchesPerScrape: int('EVENTS_MAX_BATCHES_PER_SCRAPE', 1, 1000),
+      checkpointIntervalMs: checkpointSeconds * 1000,
       lookbackSeconds: lookback,
       labelValueLimit: int('LABEL_VALUE_LIMIT', 1, 10_000),
       routePatterns,

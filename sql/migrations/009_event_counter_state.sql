@@ -1,12 +1,12 @@
--- The event collector's counted state: where its settled cursor stands in runtime_metrics and
--- every counter and histogram it has fed from the rows before it. The exporter writes the row
--- in the same transaction that reads the rows it counts, and exposes the counts only once that
--- transaction has committed, so:
---   - a restart (SIGTERM or SIGKILL) resumes where the last committed count ended, with the
---     counters at their committed values: no row is lost, none is counted twice, and what a
---     scrape served never goes down;
---   - every exporter on the database shares the row: the one that locks it counts the new rows,
---     the others serve the last committed counts (replicas, rolling deploys, failover).
+-- The event collector's checkpoint: a settled cursor in runtime_metrics and every counter and
+-- histogram fed from the rows before it (the counts are a function of the cursor: the same rows
+-- in the same (tx, id) order give the same counts, label caps included). The exporter commits it
+-- every EVENTS_CHECKPOINT_INTERVAL; a new process starts from it and reads every row settled since
+-- before it serves any event series, so:
+--   - a restart (SIGTERM or SIGKILL) goes on with the counters at least where any exporter had
+--     served them: no row is lost, none is counted twice, and no counter goes down;
+--   - every exporter on the database shares the row (replicas, rolling deploys, failover): the
+--     furthest checkpoint wins.
 -- cluster is the database cluster's system identifier: an xid8 cursor means nothing in another
 -- cluster (a restore elsewhere, pg_upgrade), so the exporter checks it before trusting tx.
 

@@ -41,7 +41,7 @@ const SQL_EXPORTER_RUNS = 3;
 const SPREAD_SECONDS = 48 * 3600;
 /** the project's goal: the collector at least this many times faster than the windowed query at 10M */
 const GOAL = 20;
-const COLLECTOR_OPTIONS: EventsOptions = { batchSize: 5000, maxBatchesPerScrape: 20, lookbackSeconds: 0, labelValueLimit: 100, routePatterns: [], instance: 'bench' };
+const COLLECTOR_OPTIONS: EventsOptions = { batchSize: 5000, maxBatchesPerScrape: 20, checkpointIntervalMs: 60_000, lookbackSeconds: 0, labelValueLimit: 100, routePatterns: [], instance: 'bench' };
 const SQL_EXPORTER_APP = 'cc-bench-sql-exporter';
 
 const started = performance.now();
@@ -489,6 +489,10 @@ interface SizeResult {
   collect: number[];
   /** the same scrapes by a collector that keeps its counts in the process (migration 009 absent) */
   collectInMemory: number[];
+  /** the same scrapes by a collector that commits a checkpoint at every scrape (EVENTS_CHECKPOINT_INTERVAL=0s) */
+  collectCheckpointEach: number[];
+  /** the checkpoint's size */
+  checkpoint: { series: number; bytes: number };
   windowed: WindowedResult;
   plans: { read: Explained; pending: Explained };
   sqlExporter: SqlExporterOutcome;
@@ -499,44 +503,48 @@ interface SizeResult {
 async function measureSize(db: BenchDatabase, load: pg.Client, collectorDb: pg.Client, state: TableState, sqlExporterBin: string | undefined): Promise<SizeResult> {
   const size = state.rows;
   const label = `${fmt(size)} rows`;
+  // Three collectors over the same new rows, timed in turn (the order rotates, so none always
+  // finds the rows' pages cold): as configured by default (a checkpoint every minute), one that
+  // commits a checkpoint at every scrape, and one that keeps its counts in the process, as
+  // without migration 009 (it is told the state table is missing).
   const registry = new Registry();
   const collector = createEventsCollector(registry, COLLECTOR_OPTIONS);
-  // The same scrapes by a collector that keeps its counts in the process, as without migration
-  // 009 (it is told the state table is missing), timed alternately with the committing one.
+  const eachRegistry = new Registry();
+  const checkpointEach = createEventsCollector(eachRegistry, { ...COLLECTOR_OPTIONS, checkpointIntervalMs: 0 });
   const memoryRegistry = new Registry();
   const inMemory = createEventsCollector(memoryRegistry, COLLECTOR_OPTIONS);
   const withoutStateTable: Queryable = {
     query: (text, values) => (text === STATE_TABLE_EXISTS ? Promise.resolve({ rows: [{ ok: false }] as never[] }) : collectorDb.query(text, values)),
   };
-  // A first start on this database: the committed counts of the previous size would carry on.
+  const runs = [
+    { name: 'default', registry, collect: () => collector.collect(collectorDb), times: [] as number[] },
+    { name: 'checkpoint every scrape', registry: eachRegistry, collect: () => checkpointEach.collect(collectorDb), times: [] as number[] },
+    { name: 'in the process', registry: memoryRegistry, collect: () => inMemory.collect(withoutStateTable), times: [] as number[] },
+  ];
+  // A first start on this database: the checkpoint of the previous size would carry on.
   await load.query('TRUNCATE observability.event_counter_state');
-  await collector.collect(collectorDb); // the cursor starts at the end of the table
-  await inMemory.collect(withoutStateTable);
-  let counted = await metricSum(registry, 'cc_events_total');
-  let countedInMemory = await metricSum(memoryRegistry, 'cc_events_total');
-  if (counted !== 0 || countedInMemory !== 0) throw new Error(`${label}: the first collect counted ${counted} / ${countedInMemory} events, expected 0 (cursor at the end)`);
-  const collect: number[] = [];
-  const collectInMemory: number[] = [];
+  const before = new Map<string, number>();
+  for (const run of runs) {
+    await run.collect(); // the cursor starts at the end of the table
+    before.set(run.name, await metricSum(run.registry, 'cc_events_total'));
+    if (before.get(run.name) !== 0) throw new Error(`${label}: the first collect (${run.name}) counted ${before.get(run.name)} events, expected 0 (cursor at the end)`);
+  }
   let last: NewRows | undefined;
   for (let i = 0; i < COLLECT_RUNS; i++) {
     last = await insertNewRows(load, state);
     await waitSettled(load, last.tx);
-    // Alternate which goes first, so neither always finds the new rows' pages cold.
-    for (const which of i % 2 === 0 ? ['committed', 'memory'] : ['memory', 'committed']) {
+    for (let k = 0; k < runs.length; k++) {
+      const run = runs[(i + k) % runs.length]!;
       const t = performance.now();
-      if (which === 'committed') await collector.collect(collectorDb);
-      else await inMemory.collect(withoutStateTable);
-      (which === 'committed' ? collect : collectInMemory).push(performance.now() - t);
+      await run.collect();
+      run.times.push(performance.now() - t);
+      const now = await metricSum(run.registry, 'cc_events_total');
+      if (now - before.get(run.name)! !== NEW_ROWS) throw new Error(`${label}, scrape ${i + 1} (${run.name}): cc_events_total grew by ${now - before.get(run.name)!}, expected exactly ${fmt(NEW_ROWS)}`);
+      before.set(run.name, now);
     }
-    const now = await metricSum(registry, 'cc_events_total');
-    const nowInMemory = await metricSum(memoryRegistry, 'cc_events_total');
-    if (now - counted !== NEW_ROWS || nowInMemory - countedInMemory !== NEW_ROWS) {
-      throw new Error(`${label}, scrape ${i + 1}: cc_events_total grew by ${now - counted} (in the process: ${nowInMemory - countedInMemory}), expected exactly ${fmt(NEW_ROWS)}`);
-    }
-    counted = now;
-    countedInMemory = nowInMemory;
   }
   if ((await metricSum(memoryRegistry, 'cc_events_counts_persisted')) !== 0) throw new Error(`${label}: the in-process collector committed its counts`);
+  const [collect, collectCheckpointEach, collectInMemory] = runs.map((r) => r.times) as [number[], number[], number[]];
   const pending = await metricSum(registry, 'cc_events_pending');
   progress(`collector, ${label}: ${COLLECT_RUNS} scrapes timed (each after ${fmt(NEW_ROWS)} new rows), cc_events_total +${fmt(NEW_ROWS)} each time, cc_events_pending ${pending}; median ${ms(median(collect))} ms`);
   const { rows: [committed] } = await load.query<{ bytes: number; series: number }>(
@@ -545,8 +553,10 @@ async function measureSize(db: BenchDatabase, load: pg.Client, collectorDb: pg.C
           + (SELECT count(*) FROM json_each(counts->'histograms') h, json_array_elements(h.value))::integer AS series
        FROM observability.event_counter_state`,
   );
-  progress(`collector, ${label}: the committed counts hold ${fmt(committed?.series ?? 0)} series in ${fmt(committed?.bytes ?? 0)} bytes of JSON, written whole by each scrape that counted rows`);
-  progress(`collector keeping its counts in the process, ${label}: median ${ms(median(collectInMemory))} ms; committing the cursor and counts adds ${ms(median(collect) - median(collectInMemory))} ms to the median`);
+  const checkpoint = { series: committed?.series ?? 0, bytes: committed?.bytes ?? 0 };
+  progress(`collector, ${label}: the checkpoint holds ${fmt(checkpoint.series)} series in ${fmt(checkpoint.bytes)} bytes of JSON`);
+  progress(`collector keeping its counts in the process, ${label}: median ${ms(median(collectInMemory))} ms; the default collector (a checkpoint a minute) adds ${ms(median(collect) - median(collectInMemory))} ms to the median`);
+  progress(`collector committing a checkpoint at every scrape, ${label}: median ${ms(median(collectCheckpointEach))} ms, ${ms(median(collectCheckpointEach) - median(collectInMemory))} ms above the one in the process`);
   const plans = await explainCollectorQueries(collectorDb, last!);
   progress(`collector, ${label}: EXPLAIN ANALYZE: READ_SETTLED (${fmt(COLLECTOR_OPTIONS.batchSize)} rows) ${ms(plans.read.executionMs)} ms, COUNT_PENDING ${ms(plans.pending.executionMs)} ms on the server`);
 
@@ -563,7 +573,7 @@ async function measureSize(db: BenchDatabase, load: pg.Client, collectorDb: pg.C
   const maxRssKiB = process.resourceUsage().maxRSS;
   const heapUsed = process.memoryUsage().heapUsed;
   progress(`memory after ${label}: peak RSS ${fmt(maxRssKiB)} KiB, heap used ${mib(heapUsed)}`);
-  return { size, collect, collectInMemory, windowed, plans, sqlExporter, maxRssKiB, heapUsed };
+  return { size, collect, collectInMemory, collectCheckpointEach, checkpoint, windowed, plans, sqlExporter, maxRssKiB, heapUsed };
 }
 
 interface BenchContext {
@@ -608,8 +618,11 @@ function scrapeSummary(results: SizeResult[], sqlExporterMissing: string | undef
     row(`event collector collect(), median of ${COLLECT_RUNS}`, (r) => ms(median(r.collect))),
     row(`event collector collect(), p95 (nearest rank)`, (r) => ms(percentile(r.collect, 0.95))),
     row(`event collector collect(), max`, (r) => ms(Math.max(...r.collect))),
-    row(`  the same scrapes without committing the counts (as without migration 009), median of ${COLLECT_RUNS}, timed alternately`, (r) => ms(median(r.collectInMemory))),
-    row('  committing the cursor and counts adds (medians)', (r) => ms(median(r.collect) - median(r.collectInMemory))),
+    row(`  the same scrapes, counts kept in the process (as without migration 009), median`, (r) => ms(median(r.collectInMemory))),
+    row('  the default (a checkpoint a minute) adds (medians)', (r) => ms(median(r.collect) - median(r.collectInMemory))),
+    row(`  the same scrapes, a checkpoint at every scrape, median`, (r) => ms(median(r.collectCheckpointEach))),
+    row('  a checkpoint at every scrape adds (medians)', (r) => ms(median(r.collectCheckpointEach) - median(r.collectInMemory))),
+    row('  the checkpoint: series / bytes of JSON', (r) => `${fmt(r.checkpoint.series)} / ${fmt(r.checkpoint.bytes)}`),
     row(`  server time of its SQL: 2 x READ_SETTLED + COUNT_PENDING`, (r) => ms(2 * r.plans.read.executionMs + r.plans.pending.executionMs)),
     row(`get_api_latency_stats(24), median of ${WINDOWED_RUNS}`, (r) => ms(median(r.windowed.runs))),
     row('  windowed / collector (medians)', (r) => `${(median(r.windowed.runs) / median(r.collect)).toFixed(1)}x`),

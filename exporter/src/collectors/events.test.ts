@@ -10,6 +10,7 @@ import type { Collector } from './types.js';
 const defaults: EventsOptions = {
   batchSize: 1000,
   maxBatchesPerScrape: 10,
+  checkpointIntervalMs: 0,
   lookbackSeconds: 0,
   labelValueLimit: 100,
   routePatterns: compileRoutePatterns(['/menu/:category']),

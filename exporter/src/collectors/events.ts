@@ -1,10 +1,10 @@
 // Events from runtime_metrics turned into exact counters and histograms. Rows are read with a
 // settled cursor, (tx, id) > last AND tx < the oldest running transaction, so a row whose
 // transaction commits late is read when it commits, never skipped, never read twice.
-// The cursor and the counts are committed to observability.event_counter_state in the
-// transaction that reads the rows, and served only once committed: a restart or another
-// replica goes on from the committed counts, so no row is lost or counted twice and no
-// counter ever goes down. Row shapes per event_type: sql/README.md.
+// The cursor and the counts are checkpointed to observability.event_counter_state; a new
+// process starts from the last checkpoint and reads every row settled since before it serves,
+// so a restart or another replica loses no row, counts none twice, and no counter goes down.
+// Row shapes per event_type: sql/README.md.
 import pg from 'pg';
 import { LabelCap, routeTemplate, type RoutePattern } from '../labels.js';
 import type { Logger } from '../log.js';
@@ -17,6 +17,8 @@ export interface EventsOptions {
   batchSize: number;
   /** batches per scrape at most; a larger backlog is read over the following scrapes */
   maxBatchesPerScrape: number;
+  /** ms between two commits of the cursor and counts (0: every scrape); a new process recounts the rows since the last one */
+  checkpointIntervalMs: number;
   /** the first start on a database (no committed counts yet) also counts this many seconds back; 0 starts at the end */
   lookbackSeconds: number;
   /** distinct values per label before the rest fold into "other" */
@@ -111,21 +113,9 @@ SELECT observability.cluster_identity() AS cluster,
        pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
        pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
 
-/**
- * A scrape's first statement: the committed state (none when no exporter has counted here yet),
- * this cluster and its snapshot, and whether any row carries a tx this cluster has not reached
- * (the newest tx is the end of the (tx, id) index).
- */
-export const STATE_AND_SNAPSHOT = `
-SELECT snap.cluster AS now_cluster, snap.xmin, snap.xmax,
-       coalesce((SELECT max(m.tx) FROM public.runtime_metrics m) >= snap.xmax::xid8, false) AS foreign_rows,
-       s.cluster, s.tx, s.id, s.version, s.counts
-  FROM (${SNAPSHOT}) snap
-  LEFT JOIN LATERAL (
-    SELECT cluster, tx::text AS tx, id::text AS id, version::text AS version,
-           CASE WHEN version = $2::bigint THEN NULL ELSE counts END AS counts
-      FROM observability.event_counter_state WHERE name = $1
-  ) s ON true`;
+/** Whether any row carries a tx this cluster has not reached (the newest tx is the end of the (tx, id) index). */
+export const FOREIGN_ROWS = `
+SELECT coalesce((SELECT max(m.tx) FROM public.runtime_metrics m) >= pg_snapshot_xmax(pg_current_snapshot()), false) AS foreign_rows`;
 
 // The counts travel only when they changed since the version this process holds.
 const STATE_COLUMNS = `cluster, tx::text AS tx, id::text AS id, version::text AS version,
@@ -182,6 +172,14 @@ interface StateRow {
 }
 
 const MEMORY_RECHECK_MS = 60_000;
+/** catching up after a start reads this many times maxBatchesPerScrape per scrape */
+const CATCH_UP_FACTOR = 10;
+
+/** Is cursor a before cursor b in (tx, id) order? */
+function isBefore(a: Cursor, b: Cursor): boolean {
+  const [atx, btx] = [BigInt(a.tx), BigInt(b.tx)];
+  return atx < btx || (atx === btx && BigInt(a.id) < BigInt(b.id));
+}
 
 export const createEventsCollector: CollectorFactory<EventsOptions> = (registry, options) => {
   const registers = [registry];
@@ -276,6 +274,9 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   registerCounts(registry, specs, () => served);
 
   let mode: 'persisted' | 'memory' | undefined;
+  /** whether this process has read every row settled since its start (it serves only then) */
+  let caughtUp = false;
+  let lastCheckpoint = 0;
   let nextModeCheck = 0;
   let stores = new Map<string, string>();
   let inFlight: Promise<void> | undefined;
@@ -364,17 +365,14 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   }
 
   /**
-   * Reads the settled rows after the cursor (bounded), counting them into copies of the counts
-   * and the cap; returns undefined when there were none.
+   * Reads the settled rows after the cursor, at most `batches` batches, counting them into the
+   * held counts; returns how many rows it read.
    */
-  async function readSettled(db: Queryable, from: Held): Promise<{ cursor: Cursor; counts: EventCounts; cap: LabelCap; rows: number } | undefined> {
-    let cursor = from.cursor;
-    let counts: EventCounts | undefined;
-    let cap: LabelCap | undefined;
+  async function readSettled(db: Queryable, into: Held, batches: number): Promise<number> {
     let total = 0;
     let storesRefreshed = false;
-    for (let batch = 0; batch < options.maxBatchesPerScrape; batch++) {
-      const { rows }: { rows: EventRow[] } = await db.query<EventRow>(READ_SETTLED, [cursor.tx, cursor.id, options.batchSize]);
+    for (let batch = 0; batch < batches; batch++) {
+      const { rows }: { rows: EventRow[] } = await db.query<EventRow>(READ_SETTLED, [into.cursor.tx, into.cursor.id, options.batchSize]);
       if (rows.length === 0) break;
       // A store created after the last lookup: look again, once per scrape.
       const unknownStore = rows.some((r) => r.event_type === 'order_event' && storeOf((r.event_data as { store_id?: unknown })?.store_id) === undefined);
@@ -382,15 +380,14 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         await refreshStores(db);
         storesRefreshed = true;
       }
-      counts ??= from.counts.clone();
-      cap ??= new LabelCap(options.labelValueLimit, from.cap.toJSON());
-      for (const row of rows) count(counts, cap, row, (id) => storeOf(id) ?? 'unknown');
+      // Synchronous from here: the counts and the cursor move together.
+      for (const row of rows) count(into.counts, into.cap, row, (id) => storeOf(id) ?? 'unknown');
       const last: EventRow = rows[rows.length - 1]!;
-      cursor = { tx: last.tx, id: last.id };
+      into.cursor = { tx: last.tx, id: last.id };
       total += rows.length;
       if (rows.length < options.batchSize) break;
     }
-    return counts && cap ? { cursor, counts, cap, rows: total } : undefined;
+    return total;
   }
 
   /** The committed state of a row, reusing this process's counts when the version is the same. */
@@ -407,47 +404,45 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   }
 
   /**
-   * A scrape with the counts committed: one statement reads the committed state with this
-   * cluster's snapshot, the new rows are read, and one UPDATE commits the count unless another
-   * exporter committed one since (the version): that one's counts are served from the next scrape.
-   * The first start, a state that does not fit, and rows from another cluster take the locked
-   * transaction of collectLocked().
+   * A scrape with the counts persisted. The counts are a function of the cursor (every settled
+   * row before it, in (tx, id) order, caps included), so they need not be written by every scrape:
+   * a checkpoint (cursor and counts) is committed every checkpointIntervalMs, and a new process
+   * starts from the last one and reads every row settled since before it serves anything. What
+   * it then serves counts at least every row any exporter served before: never less, never a row
+   * twice. Replicas count the same rows the same way, and the furthest checkpoint wins.
    */
   async function collectPersisted(db: Queryable): Promise<void> {
-    const knownVersion = held?.version === 'memory' ? '0' : (held?.version ?? '0');
-    const { rows: [row] } = await db.query<StateRow & { now_cluster: string; xmin: string; xmax: string; foreign_rows: boolean }>(STATE_AND_SNAPSHOT, [
-      STATE_NAME,
-      knownVersion,
-    ]);
-    if (!row?.version || row.foreign_rows || row.cluster !== row.now_cluster || BigInt(row.tx) > BigInt(row.xmax)) return collectLocked(db);
-    let state: Held;
-    try {
-      state = fromRow(row);
-    } catch (err) {
-      if (err instanceof CorruptCountsError) return collectLocked(db);
-      throw err;
+    if (!held || held.version === 'memory') {
+      await checkpoint(db); // the start: take the last checkpoint (or make the first)
+      lastCheckpoint = Date.now();
     }
-    const read = await readSettled(db, state);
-    if (!read) {
-      held = state;
-      return;
+    const state = held!;
+    // Catching up after a start reads up to CATCH_UP_FACTOR times more per scrape, served when done.
+    const batches = caughtUp ? options.maxBatchesPerScrape : options.maxBatchesPerScrape * CATCH_UP_FACTOR;
+    const rows = await readSettled(db, state, batches);
+    if (!caughtUp && rows < batches * options.batchSize) {
+      caughtUp = true;
+      log?.info({ tx: state.cursor.tx, id: state.cursor.id }, 'event counts caught up with runtime_metrics: serving them');
     }
-    const { rows: [updated] } = await db.query<{ version: string }>(UPDATE_STATE, [
-      STATE_NAME, row.now_cluster, read.cursor.tx, read.cursor.id, stateJson(read.counts, read.cap), options.instance, state.version,
-    ]);
-    // Committed: only now may a scrape see these counts.
-    held = updated ? { version: updated.version, cursor: read.cursor, counts: read.counts, cap: read.cap } : state;
+    if (Date.now() - lastCheckpoint >= options.checkpointIntervalMs) {
+      await checkpoint(db);
+      lastCheckpoint = Date.now();
+    }
   }
 
-  /** One transaction: lock the shared state (or read it, when another exporter holds it), check it, repair it, count, commit. */
-  async function collectLocked(db: Queryable): Promise<void> {
-    const result = await inTransaction(db, async (q): Promise<Held> => {
+  /**
+   * One transaction: lock the checkpoint (create it on the first start here), check that it fits
+   * this cluster, take it or this process's counts, whichever is further, re-stamp rows from
+   * another cluster, and commit. Another exporter holding the lock just means a checkpoint now.
+   */
+  async function checkpoint(db: Queryable): Promise<void> {
+    const result = await inTransaction(db, async (q): Promise<Held | undefined> => {
       const { rows: [snapshot] } = await q.query<{ cluster: string; xmin: string; xmax: string }>(SNAPSHOT);
       const knownVersion = held?.version === 'memory' ? '0' : (held?.version ?? '0');
       let { rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, knownVersion]);
       if (!row) {
         const { rows: [other] } = await q.query<StateRow>(READ_STATE, [STATE_NAME, knownVersion]);
-        if (other) return fromRow(other); // another exporter is repairing it right now
+        if (other) return held ? undefined : fromRow(other); // another exporter is writing one right now
         // The first exporter on this database (or the first since migration 009): from here on,
         // continuing what this process counted in memory, if anything.
         const cursor = held?.cursor ?? (await startCursor(q));
@@ -456,65 +451,67 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         await q.query(INSERT_STATE, [STATE_NAME, snapshot!.cluster, cursor.tx, cursor.id, stateJson(counts, cap), options.instance]);
         log?.info({ tx: cursor.tx, id: cursor.id }, 'event counts are committed to Postgres from now on');
         ({ rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, '0']));
-        if (!row) {
-          const { rows: [raced] } = await q.query<StateRow>(READ_STATE, [STATE_NAME, knownVersion]);
-          return fromRow(raced!);
-        }
+        if (!row) return held ? undefined : fromRow((await q.query<StateRow>(READ_STATE, [STATE_NAME, '0'])).rows[0]!);
       }
 
-      let state: Held;
+      let committed: Held | undefined;
       const resets: ResetReason[] = [];
       try {
-        state = fromRow(row);
+        committed = fromRow(row);
       } catch (err) {
         if (!(err instanceof CorruptCountsError)) throw err;
         resets.push('corrupt');
-        // Keep what this process served, if anything: counters must not go down.
-        state = { version: row.version, cursor: { tx: row.tx, id: row.id }, counts: held?.counts.clone() ?? initialCounts(), cap: held?.cap ?? new LabelCap(options.labelValueLimit) };
       }
       // A cursor placed in this cluster is at most the xmin of the snapshot that placed it, and
       // xmax never goes back; one from elsewhere is checked by the cluster's identity first.
       if (row.cluster !== snapshot!.cluster) resets.push('cluster_changed');
       else if (BigInt(row.tx) > BigInt(snapshot!.xmax)) resets.push('cursor_ahead');
       const cursorFits = !resets.includes('cluster_changed') && !resets.includes('cursor_ahead');
-      let changed = false;
-      if (resets.length > 0) {
-        const counts = state.counts.clone();
+      // This process's own counts fit as well as the committed cursor does (they were counted here).
+      const own = held && held.version !== 'memory' ? held : undefined;
+      let state: Held;
+      let changed = resets.length > 0;
+      if (resets.length === 0) {
+        state = own && !isBefore(own.cursor, committed!.cursor) ? own : committed!;
+        changed = state === own && isBefore(committed!.cursor, own.cursor);
+      } else {
+        // Keep the highest counts known, so that no counter goes down: this process's, else the
+        // committed ones where they are readable.
+        const base = own ?? committed;
+        state = {
+          version: row.version,
+          cursor: cursorFits ? (base?.cursor ?? { tx: row.tx, id: row.id }) : { tx: snapshot!.xmin, id: '0' },
+          counts: base?.counts.clone() ?? initialCounts(),
+          cap: new LabelCap(options.labelValueLimit, base?.cap.toJSON() ?? {}),
+        };
         for (const reason of resets) {
-          counts.inc('cc_events_cursor_resets_total', { reason });
+          state.counts.inc('cc_events_cursor_resets_total', { reason });
           log?.warn(
             { reason, cursor: { tx: row.tx, id: row.id }, cluster: { committed: row.cluster, now: snapshot!.cluster }, restartAt: cursorFits ? undefined : snapshot!.xmin },
             cursorFits
-              ? `event counts reset: ${RESET_MEANING[reason]}; counting goes on from the cursor with the counts this process had (${held ? 'served before' : 'none: from 0'})`
+              ? `event counts reset: ${RESET_MEANING[reason]}; counting goes on from the cursor with the counts this process had (${own ? 'served before' : 'none: from 0'})`
               : `event cursor reset: ${RESET_MEANING[reason]}; counting resumes at the end of runtime_metrics, and rows committed before now that were not counted yet stay uncounted`,
           );
         }
-        state = { ...state, cursor: cursorFits ? state.cursor : { tx: snapshot!.xmin, id: '0' }, counts };
-        changed = true;
       }
 
-      const { rows: foreign } = await q.query<{ event_type: string; n: string }>(QUARANTINE_FOREIGN);
-      if (foreign.length > 0) {
-        const counts = changed ? state.counts : state.counts.clone();
-        const cap = new LabelCap(options.labelValueLimit, state.cap.toJSON());
+      const { rows: [check] } = await q.query<{ foreign_rows: boolean }>(FOREIGN_ROWS);
+      if (check?.foreign_rows) {
+        const { rows: foreign } = await q.query<{ event_type: string; n: string }>(QUARANTINE_FOREIGN);
         let n = 0;
         for (const f of foreign) {
-          counts.inc('cc_events_restored_total', { event_type: cap.value('event_type', f.event_type, KNOWN_EVENT_TYPES) }, Number(f.n));
+          state.counts.inc('cc_events_restored_total', { event_type: state.cap.value('event_type', f.event_type, KNOWN_EVENT_TYPES) }, Number(f.n));
           n += Number(f.n);
+          changed = true;
         }
-        log?.warn(
-          { rows: n, byType: Object.fromEntries(foreign.map((f) => [f.event_type, Number(f.n)])) },
-          'rows of runtime_metrics carry transaction ids this cluster has not reached: they come from another cluster (a restored dump); counted as restored history in cc_events_restored_total, never as new events, and re-stamped tx 0',
-        );
-        state = { ...state, counts, cap };
-        changed = true;
+        if (n > 0) {
+          log?.warn(
+            { rows: n, byType: Object.fromEntries(foreign.map((f) => [f.event_type, Number(f.n)])) },
+            'rows of runtime_metrics carry transaction ids this cluster has not reached: they come from another cluster (a restored dump); counted as restored history in cc_events_restored_total, never as new events, and re-stamped tx 0',
+          );
+        }
       }
 
-      const read = await readSettled(q, state);
-      if (read) {
-        state = { ...state, cursor: read.cursor, counts: read.counts, cap: read.cap };
-        changed = true;
-      }
       if (changed) {
         const { rows: [updated] } = await q.query<{ version: string }>(UPDATE_STATE, [
           STATE_NAME, snapshot!.cluster, state.cursor.tx, state.cursor.id, stateJson(state.counts, state.cap), options.instance, row.version,
@@ -523,15 +520,13 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
       }
       return state;
     });
-    // Committed: only now may a scrape see these counts.
-    held = result;
+    if (result) held = result;
   }
 
   /** Without migration 009: counted in this process, from the end of the table, as before it. */
   async function collectInMemory(db: Queryable): Promise<void> {
     if (!held) held = { version: 'memory', cursor: await startCursor(db), counts: initialCounts(), cap: new LabelCap(options.labelValueLimit) };
-    const read = await readSettled(db, held);
-    if (read) held = { ...held, cursor: read.cursor, counts: read.counts, cap: read.cap };
+    await readSettled(db, held, options.maxBatchesPerScrape);
   }
 
   async function collectOnce(db: Queryable): Promise<void> {
@@ -553,7 +548,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
       throw err;
     }
     persistedGauge.set(mode === 'persisted' ? 1 : 0);
-    served = held!.counts;
+    served = mode === 'memory' || caughtUp ? held!.counts : undefined;
     const { rows } = await db.query<{ n: number }>(COUNT_PENDING, [held!.cursor.tx, held!.cursor.id]);
     pending.set(rows[0]?.n ?? 0);
   }
