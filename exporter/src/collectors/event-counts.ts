@@ -79,6 +79,19 @@ export class EventCounts {
     return this.counters.get(name)?.get(seriesKey(this.spec(name), labels))?.value ?? 0;
   }
 
+  /** Raises each series of one counter to its value in `other` where that is higher; true if any rose. */
+  raiseTo(other: EventCounts, name: string): boolean {
+    let rose = false;
+    for (const s of other.counters.get(name)?.values() ?? []) {
+      const mine = this.counterValue(name, s.labels);
+      if (s.value > mine) {
+        this.inc(name, s.labels, s.value - mine);
+        rose = true;
+      }
+    }
+    return rose;
+  }
+
   toData(): CountsData {
     const data: CountsData = { format: 1, counters: {}, histograms: {} };
     for (const [name, series] of this.counters) data.counters[name] = [...series.values()].map((s) => [s.labels, s.value]);

@@ -154,6 +154,30 @@ describeEachBackend('events collector, committed counts', (kind) => {
     expect(lines().filter((l) => l.msg.startsWith('event cursor reset')).map((l) => l.reason)).toEqual(['cursor_ahead', 'cluster_changed']);
   });
 
+  it('a database swapped under a running exporter (another cluster) is noticed at its next checkpoint: reset once, counters kept', async () => {
+    const { logger, lines } = recordingLogger();
+    const { registry, collector } = start({ logger });
+    await collect(collector);
+    await insert('payment_failure', { provider: 'p', reason: 'r' }, 2);
+    await collect(collector);
+    const { rows: [{ body }] } = await client.query<{ body: string }>(`SELECT pg_get_functiondef('observability.cluster_identity()'::regprocedure) AS body`);
+    // The cluster this process sees from now on is another one: its own cursor belongs to the old.
+    await client.query(`CREATE OR REPLACE FUNCTION observability.cluster_identity() RETURNS text LANGUAGE sql AS $$ SELECT 'another-cluster' $$`);
+    try {
+      await collect(collector);
+      await insert('payment_failure', { provider: 'p', reason: 'r' });
+      await collect(collector);
+      await collect(collector);
+      expect(await total(registry, 'payment_failure')).toBe(3);
+      expect((await samples(registry, 'cc_events_cursor_resets_total'))['reason=cluster_changed']).toBe(1);
+      expect(lines().filter((l) => l.msg.startsWith('event cursor reset')).map((l) => l.reason)).toEqual(['cluster_changed']);
+      const { rows } = await client.query<{ cluster: string }>('SELECT cluster FROM observability.event_counter_state');
+      expect(rows).toEqual([{ cluster: 'another-cluster' }]);
+    } finally {
+      await client.query(body);
+    }
+  });
+
   it('unreadable committed counts: reset as corrupt, the process keeps what it served and the cursor stays', async () => {
     const { registry, collector } = start();
     await collect(collector);

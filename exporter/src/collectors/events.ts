@@ -158,6 +158,8 @@ interface Cursor {
 /** A counted state this process knows: committed (version), or its own (memory mode). */
 interface Held {
   version: string;
+  /** the cluster the cursor belongs to ('' in memory mode) */
+  cluster: string;
   cursor: Cursor;
   counts: EventCounts;
   cap: LabelCap;
@@ -396,7 +398,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     const data = row.counts as { caps?: unknown } | null;
     const counts = EventCounts.fromData(specs, data);
     const caps = data && typeof data.caps === 'object' && data.caps !== null ? (data.caps as Record<string, string[]>) : {};
-    return { version: row.version, cursor: { tx: row.tx, id: row.id }, counts, cap: new LabelCap(options.labelValueLimit, caps) };
+    return { version: row.version, cluster: row.cluster, cursor: { tx: row.tx, id: row.id }, counts, cap: new LabelCap(options.labelValueLimit, caps) };
   }
 
   function stateJson(counts: EventCounts, cap: LabelCap): string {
@@ -463,23 +465,27 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         resets.push('corrupt');
       }
       // A cursor placed in this cluster is at most the xmin of the snapshot that placed it, and
-      // xmax never goes back; one from elsewhere is checked by the cluster's identity first.
-      if (row.cluster !== snapshot!.cluster) resets.push('cluster_changed');
-      else if (BigInt(row.tx) > BigInt(snapshot!.xmax)) resets.push('cursor_ahead');
-      const cursorFits = !resets.includes('cluster_changed') && !resets.includes('cursor_ahead');
-      // This process's own counts fit as well as the committed cursor does (they were counted here).
+      // xmax never goes back; one from elsewhere is checked by the cluster's identity first. This
+      // process's own cursor too: the database may have been swapped under it since it started.
       const own = held && held.version !== 'memory' ? held : undefined;
+      const fits = (cluster: string, tx: string) => cluster === snapshot!.cluster && BigInt(tx) <= BigInt(snapshot!.xmax);
+      const cursorFits = fits(row.cluster, row.tx) && (!own || fits(own.cluster, own.cursor.tx));
+      if (!cursorFits) resets.push(row.cluster !== snapshot!.cluster || (own && own.cluster !== snapshot!.cluster) ? 'cluster_changed' : 'cursor_ahead');
       let state: Held;
       let changed = resets.length > 0;
       if (resets.length === 0) {
         state = own && !isBefore(own.cursor, committed!.cursor) ? own : committed!;
         changed = state === own && isBefore(committed!.cursor, own.cursor);
+        // What another exporter committed that is not a function of the cursor (restored rows,
+        // resets) stays, whoever's counts go on.
+        if (state === own) for (const name of ['cc_events_restored_total', 'cc_events_cursor_resets_total']) changed = own.counts.raiseTo(committed!.counts, name) || changed;
       } else {
         // Keep the highest counts known, so that no counter goes down: this process's, else the
         // committed ones where they are readable.
         const base = own ?? committed;
         state = {
           version: row.version,
+          cluster: snapshot!.cluster,
           cursor: cursorFits ? (base?.cursor ?? { tx: row.tx, id: row.id }) : { tx: snapshot!.xmin, id: '0' },
           counts: base?.counts.clone() ?? initialCounts(),
           cap: new LabelCap(options.labelValueLimit, base?.cap.toJSON() ?? {}),
@@ -525,7 +531,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
 
   /** Without migration 009: counted in this process, from the end of the table, as before it. */
   async function collectInMemory(db: Queryable): Promise<void> {
-    if (!held) held = { version: 'memory', cursor: await startCursor(db), counts: initialCounts(), cap: new LabelCap(options.labelValueLimit) };
+    if (!held) held = { version: 'memory', cluster: '', cursor: await startCursor(db), counts: initialCounts(), cap: new LabelCap(options.labelValueLimit) };
     await readSettled(db, held, options.maxBatchesPerScrape);
   }
 
