@@ -34,7 +34,7 @@ const SIZES = [1_000_000, 10_000_000];
 const CHUNK = 1_000_000;
 /** new rows between two scrapes, inserted in one statement */
 const NEW_ROWS = 10_000;
-const COLLECT_RUNS = 10;
+const COLLECT_RUNS = 30;
 const WINDOWED_RUNS = 5;
 const SQL_EXPORTER_RUNS = 3;
 /** the bulk rows' created_at is spread over this many seconds back from now */

@@ -540,7 +540,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
       const { rows } = await db.query<{ ok: boolean }>(STATE_TABLE_EXISTS);
       const next = rows[0]?.ok ? 'persisted' : 'memory';
       if (next === 'memory' && mode !== 'memory') {
-        log?.warn('event counts are kept in this process only: observability.event_counter_state is missing (run: npm run db:migrate); a restart loses the rows counted since the last scrape and starts again at the end of runtime_metrics');
+        log?.warn('event counts are kept in this process only: observability.event_counter_state is missing (run: npm run db:migrate); a restart starts again at 0 at the end of runtime_metrics, and rows written while it was down are not counted');
       }
       mode = next;
       nextModeCheck = Date.now() + MEMORY_RECHECK_MS;
