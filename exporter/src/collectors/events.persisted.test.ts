@@ -160,7 +160,8 @@ describeEachBackend('events collector, committed counts', (kind) => {
     await collect(collector);
     await insert('payment_failure', { provider: 'p', reason: 'r' }, 2);
     await collect(collector);
-    const { rows: [{ body }] } = await client.query<{ body: string }>(`SELECT pg_get_functiondef('observability.cluster_identity()'::regprocedure) AS body`);
+    const { rows: [definition] } = await client.query<{ body: string }>(`SELECT pg_get_functiondef('observability.cluster_identity()'::regprocedure) AS body`);
+    const body = definition!.body;
     // The cluster this process sees from now on is another one: its own cursor belongs to the old.
     await client.query(`CREATE OR REPLACE FUNCTION observability.cluster_identity() RETURNS text LANGUAGE sql AS $$ SELECT 'another-cluster' $$`);
     try {
