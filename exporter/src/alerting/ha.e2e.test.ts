@@ -7,17 +7,15 @@
 // RESOLVED. Rule durations are divided by TIME_SCALE (the 5-minute window becomes 15 s), the
 // Alertmanager grouping timers and peer timeout are short, as in ../test/alerting-stack.ts;
 // everything else is the project's own files. Needs concurrent sessions: the Postgres server only.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  freePort, prometheusConfigCopy, repoPaths, startAlertmanager, startPrometheus, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess,
-} from '../stack/processes.js';
-import { alertingStackSkip, eventually, HOOKS_TOKEN, scaleRuleDurations, SMTP_PASSWORD, TWILIO } from '../test/alerting-stack.js';
+import { freePort, prometheusConfigCopy, startAlertmanager, startPrometheus, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess } from '../stack/processes.js';
+import { alertingStackSkip, eventually, webhookEnv, writeAlertmanagerSecrets, writeScaledRules } from '../test/alerting-stack.js';
 import { backends, createTestDatabase, type TestDatabase } from '../test/databases.js';
 import { startExporter, startExporterProcess, type ExporterProcess, type RunningExporter } from '../test/exporter.js';
-import { secretFile, startSlackSink, startSmtpSink, startTwilioSink, type SlackMessage, type Sink, type SmtpSink, type TwilioSink } from '../test/sinks.js';
+import { startSlackSink, startSmtpSink, startTwilioSink, type SlackMessage, type Sink, type SmtpSink, type TwilioSink } from '../test/sinks.js';
 
 const server = backends.find((b) => b.kind === 'postgres')!;
 const skip = server.skip ?? alertingStackSkip();
@@ -97,15 +95,7 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
     stops.push(() => smtp.close(), () => slack.close(), () => twilio.close());
 
     // Alertmanager's webhooks (SMS, alert history) on an exporter that is not a scrape target.
-    hooks = await startExporter(db.connectionString, {
-      COLLECTORS: 'deployments',
-      HOOKS_AUTH_TOKEN: HOOKS_TOKEN,
-      TWILIO_ACCOUNT_SID: TWILIO.accountSid,
-      TWILIO_AUTH_TOKEN: TWILIO.authToken,
-      TWILIO_FROM_NUMBER: TWILIO.from,
-      ALERT_SMS_NUMBERS: TWILIO.to.join(','),
-      TWILIO_API_BASE_URL: twilio.url,
-    });
+    hooks = await startExporter(db.connectionString, { COLLECTORS: 'deployments', ...webhookEnv(twilio.url) });
     stops.push(() => hooks.stop());
 
     for (let i = 0; i < 2; i++) replicas.push({ port: await freePort() });
@@ -114,11 +104,7 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
       for (const r of replicas) if (r.process && r.process.child.exitCode === null) r.process.child.kill('SIGKILL');
     });
 
-    const secrets = join(dir, 'secrets');
-    mkdirSync(secrets, { mode: 0o700 });
-    secretFile(secrets, 'smtp-password', SMTP_PASSWORD);
-    secretFile(secrets, 'slack-webhook-url', slack.url);
-    secretFile(secrets, 'hooks-token', HOOKS_TOKEN);
+    const secrets = writeAlertmanagerSecrets(dir, slack.url);
     const amConfig = writeAlertmanagerConfigCopy(join(dir, 'alertmanager'), {
       exporterUrl: hooks.url,
       smarthost: `127.0.0.1:${smtp.port}`,
@@ -147,11 +133,7 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
       }, 60_000, `${a.name} in a ready cluster of two peers`);
     }
 
-    const rulesDir = join(dir, 'rules');
-    mkdirSync(rulesDir);
-    for (const file of readdirSync(repoPaths.rules).filter((f) => f.endsWith('.yml'))) {
-      writeFileSync(join(rulesDir, file), scaleRuleDurations(readFileSync(join(repoPaths.rules, file), 'utf8'), TIME_SCALE));
-    }
+    const rules = writeScaledRules(dir, TIME_SCALE);
     const ports = [await freePort(), await freePort()];
     prometheus = await Promise.all(ports.map((port, i) => {
       const configFile = join(dir, `prometheus-${i}.yml`);
@@ -161,7 +143,7 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
         self: `127.0.0.1:${port}`,
         scrapeInterval: '1s',
         evaluationInterval: '1s',
-        ruleFiles: [join(rulesDir, '*.yml')],
+        ruleFiles: [rules],
       }));
       return startPrometheus(prometheusBinary, { configFile, dataDir: join(dir, `prom-data-${i}`), port });
     }));

@@ -57,6 +57,38 @@ export interface AlertingStackOptions {
   seed?: boolean;
 }
 
+/** The exporter settings of Alertmanager's webhooks (token, the SMS bridge pointed at the Twilio sink). */
+export function webhookEnv(twilioUrl: string): Record<string, string> {
+  return {
+    HOOKS_AUTH_TOKEN: HOOKS_TOKEN,
+    TWILIO_ACCOUNT_SID: TWILIO.accountSid,
+    TWILIO_AUTH_TOKEN: TWILIO.authToken,
+    TWILIO_FROM_NUMBER: TWILIO.from,
+    ALERT_SMS_NUMBERS: TWILIO.to.join(','),
+    TWILIO_API_BASE_URL: twilioUrl,
+  };
+}
+
+/** Alertmanager's secrets as it reads them in production, one file each, in dir/secrets. */
+export function writeAlertmanagerSecrets(dir: string, slackUrl: string): string {
+  const secrets = join(dir, 'secrets');
+  mkdirSync(secrets, { mode: 0o700 });
+  secretFile(secrets, 'smtp-password', SMTP_PASSWORD);
+  secretFile(secrets, 'slack-webhook-url', slackUrl);
+  secretFile(secrets, 'hooks-token', HOOKS_TOKEN);
+  return secrets;
+}
+
+/** The project's rule files copied to dir/rules with their durations divided by timeScale; returns the glob. */
+export function writeScaledRules(dir: string, timeScale: number): string {
+  const rulesDir = join(dir, 'rules');
+  mkdirSync(rulesDir);
+  for (const file of readdirSync(repoPaths.rules).filter((f) => f.endsWith('.yml'))) {
+    writeFileSync(join(rulesDir, file), scaleRuleDurations(readFileSync(join(repoPaths.rules, file), 'utf8'), timeScale));
+  }
+  return join(rulesDir, '*.yml');
+}
+
 /** Divides every for: / keep_firing_for: and [range] duration of a rule file by scale. */
 export function scaleRuleDurations(text: string, scale: number): string {
   const seconds = { s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>;
@@ -83,32 +115,18 @@ export async function startAlertingStack({ timeScale = 1, env = {}, seed = false
     const [smtp, slack, twilio] = await Promise.all([startSmtpSink(), startSlackSink(), startTwilioSink()]);
     stops.push(() => smtp.close(), () => slack.close(), () => twilio.close());
 
-    const secrets = join(dir, 'secrets');
     const exporter = await startExporter(db.connectionString, {
       ...(backend === 'pglite' ? { DB_POOL_MAX: '1' } : {}),
-      HOOKS_AUTH_TOKEN: HOOKS_TOKEN,
-      TWILIO_ACCOUNT_SID: TWILIO.accountSid,
-      TWILIO_AUTH_TOKEN: TWILIO.authToken,
-      TWILIO_FROM_NUMBER: TWILIO.from,
-      ALERT_SMS_NUMBERS: TWILIO.to.join(','),
-      TWILIO_API_BASE_URL: twilio.url,
+      ...webhookEnv(twilio.url),
       ...env,
     });
     stops.push(() => exporter.stop());
     await exporter.scraper.refresh(); // the event cursor starts now
 
-    // Secrets as Alertmanager reads them in production: one file each.
-    mkdirSync(secrets, { mode: 0o700 });
-    secretFile(secrets, 'smtp-password', SMTP_PASSWORD);
-    secretFile(secrets, 'slack-webhook-url', slack.url);
-    secretFile(secrets, 'hooks-token', HOOKS_TOKEN);
+    const secrets = writeAlertmanagerSecrets(dir, slack.url);
 
     const [promPort, amPort] = [await freePort(), await freePort()];
-    const rulesDir = join(dir, 'rules');
-    mkdirSync(rulesDir);
-    for (const file of readdirSync(repoPaths.rules).filter((f) => f.endsWith('.yml'))) {
-      writeFileSync(join(rulesDir, file), scaleRuleDurations(readFileSync(join(repoPaths.rules, file), 'utf8'), timeScale));
-    }
+    const rules = writeScaledRules(dir, timeScale);
     const promConfig = join(dir, 'prometheus.yml');
     writeFileSync(promConfig, prometheusConfigCopy({
       exporter: new URL(exporter.url).host,
@@ -116,7 +134,7 @@ export async function startAlertingStack({ timeScale = 1, env = {}, seed = false
       self: `127.0.0.1:${promPort}`,
       scrapeInterval: '1s',
       evaluationInterval: '1s',
-      ruleFiles: [join(rulesDir, '*.yml')],
+      ruleFiles: [rules],
     }));
     const amConfig = writeAlertmanagerConfigCopy(join(dir, 'alertmanager'), {
       exporterUrl: exporter.url,
