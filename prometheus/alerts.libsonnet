@@ -176,11 +176,13 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           } + pendingFor(c.collectorFailingFor),
           {
             alert: 'EventCursorBehind',
-            expr: '%s > %s' % [gauge('cc_events_pending'), num(c.eventCursorBehindThreshold)],
+            // By age, not rows: at low traffic a handful of rows held back (a payment failure among
+            // them) matters as much as thousands.
+            expr: '%s > %s' % [gauge('cc_events_oldest_pending_age_seconds'), num(c.eventCursorBehindSeconds)],
             labels: { severity: 'warning' },
             annotations: {
-              summary: 'The event collector is falling behind runtime_metrics.',
-              description: '{{ $value | printf "%%.0f" }} runtime_metrics rows on {{ $labels.instance }} have been waiting to be counted for %s.' % spoken(c.eventCursorBehindFor),
+              summary: 'Events wait to be counted: their alerts (payment failures, API errors) come late.',
+              description: 'The first runtime_metrics row behind the cursor on {{ $labels.instance }} has waited {{ $value | humanizeDuration }} to be counted; the threshold is %s.' % seconds(c.eventCursorBehindSeconds),
               dashboard_url: dashboardURL(),
             },
           } + pendingFor(c.eventCursorBehindFor),

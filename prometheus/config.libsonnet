@@ -52,8 +52,10 @@
     exporterAbsentFor: '15m',
     exporterDatabaseUnreachableFor: '5m',
     collectorFailingFor: '10m',
-    eventCursorBehindThreshold: 1000,  // runtime_metrics rows not yet counted
-    eventCursorBehindFor: '15m',
+    // EventCursorBehind: seconds the first runtime_metrics row behind the cursor has waited to be
+    // counted (a long-open write transaction holds every later row back, payment failures too).
+    eventCursorBehindSeconds: 300,
+    eventCursorBehindFor: '2m',
     backupMaxAgeHours: 26,  // a daily backup, plus slack for a slow run
     backupTooOldFor: '30m',
 

@@ -38,7 +38,7 @@ export function exporter(): dashboard.DashboardBuilder {
     .withPanel(
       statPanel({
         title: 'Event cursor backlog',
-        description: 'cc_events_pending: runtime_metrics rows behind the cursor, not yet settled or not yet read. A long-open write transaction anywhere on the server holds it back; EventCursorBehind fires above 1,000.',
+        description: 'cc_events_pending: runtime_metrics rows behind the cursor, not yet settled or not yet read. A long-open write transaction anywhere on the server holds it back; EventCursorBehind fires when the first of them has waited 5 minutes.',
         unit: units.Short,
         width: 6,
         thresholds: [[1000, 'red']],

@@ -64,6 +64,7 @@ describeEachBackend('events collector', (kind) => {
       'action=ready_to_completed': 0,
     });
     expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 0 });
+    expect(await samples(registry, 'cc_events_oldest_pending_age_seconds')).toEqual({ '': 0 });
   });
 
   it('turns every event type into its series', async () => {
@@ -197,10 +198,15 @@ describeEachBackend('events collector', (kind) => {
       await collector.collect(client);
       expect(await samples(registry, 'cc_user_actions_total')).toEqual({});
       expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 1 }); // the fast row, not yet settled
+      // The same row stays first behind the cursor: its wait is timed by the exporter.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await collector.collect(client);
+      expect((await samples(registry, 'cc_events_oldest_pending_age_seconds'))['']).toBeGreaterThanOrEqual(1);
       await slow.query('COMMIT');
       await collect();
       await collect();
       expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=slow': 1, 'action=fast': 1 });
+      expect(await samples(registry, 'cc_events_oldest_pending_age_seconds')).toEqual({ '': 0 });
     } finally {
       await slow.end();
     }

@@ -67,11 +67,16 @@ SELECT m.id::text AS id, m.tx::text AS tx, m.created_at, m.event_type, m.event_d
 
 /** Rows behind the cursor (not yet settled, or settled and not yet read), counted up to a cap. */
 export const PENDING_CAP = 100_000;
+// With the first row behind the cursor (in cursor order), whose wait the exporter times itself:
+// created_at may come from a browser, so it says nothing about how long a row has waited.
 export const COUNT_PENDING = `
-SELECT count(*)::integer AS n
-  FROM (SELECT 1 FROM public.runtime_metrics
-         WHERE (tx, id) > ($1::xid8, $2::bigint)
-         LIMIT ${PENDING_CAP}) behind`;
+SELECT (SELECT count(*)::integer
+          FROM (SELECT 1 FROM public.runtime_metrics
+                 WHERE (tx, id) > ($1::xid8, $2::bigint)
+                 LIMIT ${PENDING_CAP}) behind) AS n,
+       (SELECT m.tx::text || ':' || m.id::text FROM public.runtime_metrics m
+         WHERE (m.tx, m.id) > ($1::xid8, $2::bigint)
+         ORDER BY m.tx, m.id LIMIT 1) AS first`;
 
 export const STORES = `SELECT store_id::text AS id, store FROM observability.stores`;
 
@@ -254,6 +259,13 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     help: `Rows of runtime_metrics behind the cursor: not yet settled or not yet read (counted up to ${PENDING_CAP}).`,
     registers,
   });
+  const oldestPending = optionalGauge({
+    name: 'cc_events_oldest_pending_age_seconds',
+    help: 'How long the first row behind the cursor has been waiting to be counted, as this exporter saw it (0 when none waits).',
+    registers,
+  });
+  /** the first row behind the cursor and since when this process has seen it there */
+  let firstPending: { key: string; since: number } | undefined;
   const persistedGauge = optionalGauge({
     name: 'cc_events_counts_persisted',
     help: 'Whether the event counts are committed to Postgres (1), or kept in this process only because migration 009 is missing (0).',
@@ -555,8 +567,12 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     }
     persistedGauge.set(mode === 'persisted' ? 1 : 0);
     served = mode === 'memory' || caughtUp ? held!.counts : undefined;
-    const { rows } = await db.query<{ n: number }>(COUNT_PENDING, [held!.cursor.tx, held!.cursor.id]);
-    pending.set(rows[0]?.n ?? 0);
+    const { rows: [behind] } = await db.query<{ n: number; first: string | null }>(COUNT_PENDING, [held!.cursor.tx, held!.cursor.id]);
+    pending.set(behind?.n ?? 0);
+    const now = Date.now();
+    if (!behind?.first) firstPending = undefined;
+    else if (firstPending?.key !== behind.first) firstPending = { key: behind.first, since: now };
+    oldestPending.set(firstPending ? (now - firstPending.since) / 1000 : 0);
   }
 
   return {
@@ -573,6 +589,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     clear() {
       served = undefined;
       pending.clear();
+      oldestPending.clear();
     },
     status() {
       return mode === 'memory'
