@@ -136,7 +136,7 @@ export const INSERT_STATE = `
 INSERT INTO observability.event_counter_state (name, cluster, tx, id, counts, updated_by)
 VALUES ($1, $2, $3::xid8, $4::bigint, $5::json, $6)
 ON CONFLICT (name) DO NOTHING`;
-/** Commits a count made from version $7; no row when another exporter committed one since. */
+/** Writes the checkpoint over version $7, the one the same transaction locked. */
 export const UPDATE_STATE = `
 UPDATE observability.event_counter_state
    SET cluster = $2, tx = $3::xid8, id = $4::bigint, counts = $5::json,
