@@ -26,12 +26,26 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
 {
   local c = $._config,
   local gauge(series) = 'last_over_time(%s[%s])' % [series, c.gaugeLookback],
+  // A state gauge that holds its last known value (up to stateHold) while no exporter of the
+  // job reaches Postgres, or none is scraped: an outage of the exporter's database is not a
+  // recovery. As soon as one exporter reaches Postgres again, the values it serves rule (the
+  // held series of other or replaced exporters drop out with the whole branch).
+  local held(series) =
+    '(%s or (last_over_time(%s[%s]) unless on (job) (max by (job) (last_over_time(cc_up[%s])) == 1)))' % [
+      gauge(series), series, c.stateHold, c.gaugeLookback,
+    ],
+  // A collector that works (1): now, or while no exporter reaches Postgres (every collector then
+  // reads 0), at some point within stateHold.
+  local worked(collector) =
+    local series = 'cc_collector_success{collector="%s"}' % collector;
+    local reach = 'max by (job) (last_over_time(cc_up[%s])) == 1' % c.gaugeLookback;
+    '((%s == 1 and on (job) (%s)) or (max_over_time(%s[%s]) == 1 unless on (job) (%s)))' % [gauge(series), reach, series, c.stateHold, reach],
   // The System Health dashboard, or one of its panels (alert-linked panels have fixed ids in grafana/src).
   local dashboardURL(panel=null) =
     '%s/d/%s/system-health%s' % [c.grafanaURL, c.systemHealthDashboardUid, if panel == null then '' else '?viewPanel=panel-%d' % panel],
   local withRunbook(group) = group {
     rules: [
-      rule { annotations+: { runbook_url: c.runbookURLPattern % std.asciiLower(rule.alert) } }
+      rule { annotations+: { runbook_url: c.runbookURLPattern % std.asciiLower(rule.alert), ack_url: c.ackURL } }
       for rule in super.rules
     ],
   },
@@ -62,6 +76,19 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
               dashboard_url: dashboardURL(102),
             },
           } + pendingFor(c.highApiLatencyFor),
+          {
+            alert: 'ApiTrafficAbsent',
+            // Orders are placed through the app, whose API calls the browser reports: none counted
+            // while orders flow means the telemetry is not arriving (HighErrorRate and
+            // HighApiLatency are then blind), not that the API is idle.
+            expr: 'sum(increase(cc:order_events_total:max[%s])) > 0\nunless\nsum(increase(cc:api_requests_total:max[%s])) > 0' % [c.apiTrafficAbsentWindow, c.apiTrafficAbsentWindow],
+            labels: { severity: 'warning' },
+            annotations: {
+              summary: 'Orders flow but no API request is being reported: the API alerts are blind.',
+              description: 'About {{ $value | printf "%%.0f" }} order events and no API request counted in the last %s: the browser telemetry (POST /v1/traces) is not arriving.' % spoken(c.apiTrafficAbsentWindow),
+              dashboard_url: dashboardURL(101),
+            },
+          } + pendingFor(c.apiTrafficAbsentFor),
         ],
       },
       {
@@ -70,14 +97,27 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           {
             alert: 'StuckOrders',
             // max over the exporters first: replicas serve the same gauge, a sum would double it.
-            expr: 'sum by (store, status) (max without (instance, pod) (%s)) > %s' % [gauge('cc_orders_stuck'), num(c.stuckOrdersThreshold)],
+            // The exporter counts an order as stuck from the order's own updated_at, so the
+            // alert needs no for: (a restart would start one again).
+            expr: 'sum by (store, status) (max without (instance, pod) (%s)) > %s' % [held('cc_orders_stuck'), num(c.stuckOrdersThreshold)],
             labels: { severity: 'warning' },
             annotations: {
               summary: 'Orders are stuck in their status.',
-              description: 'Store {{ $labels.store }}: {{ $value | printf "%%.0f" }} order(s) stuck in status {{ $labels.status }} for more than %s.' % spoken(c.stuckOrdersFor),
+              description: 'Store {{ $labels.store }}: {{ $value | printf "%%.0f" }} order(s) untouched in status {{ $labels.status }} for longer than its stuck threshold (STUCK_ORDER_THRESHOLDS%s).' % (if c.stuckOrdersFor == null then '' else ', then %s' % spoken(c.stuckOrdersFor)),
               dashboard_url: dashboardURL(103),
             },
           } + pendingFor(c.stuckOrdersFor),
+          {
+            alert: 'OrdersAutoHealed',
+            // Auto-heal never hides an incident: what it moved is said, once per window.
+            expr: 'sum by (action) (increase(cc:auto_heal_actions_total:max[%s])) > 0' % c.autoHealWindow,
+            labels: { severity: 'info' },
+            annotations: {
+              summary: 'Auto-heal moved orders that had been left in their status.',
+              description: 'Auto-heal moved about {{ $value | printf "%%.0f" }} order(s) ({{ $labels.action }}) in the last %s: staff left them untouched past the auto-heal threshold. Which ones: the auto_heal events in runtime_metrics.' % spoken(c.autoHealWindow),
+              dashboard_url: dashboardURL(103),
+            },
+          },
           {
             alert: 'PaymentFailures',
             // The per-type total exists at 0 from the exporter's start (labelled series appear at their
@@ -99,7 +139,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
         rules: [
           {
             alert: 'LowDiskSpace',
-            expr: '%s > %s' % [gauge('cc:db_size:ratio'), num(c.lowDiskSpaceWarningThreshold)],
+            expr: '%s > %s' % [held('cc:db_size:ratio'), num(c.lowDiskSpaceWarningThreshold)],
             labels: { severity: 'warning' },
             annotations: {
               summary: "The database uses more than %s of its plan's size limit." % percent(c.lowDiskSpaceWarningThreshold),
@@ -110,7 +150,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           // The same alert, critical, near the limit; it inhibits the warning (alertmanager.yml).
           {
             alert: 'LowDiskSpace',
-            expr: '%s > %s' % [gauge('cc:db_size:ratio'), num(c.lowDiskSpaceCriticalThreshold)],
+            expr: '%s > %s' % [held('cc:db_size:ratio'), num(c.lowDiskSpaceCriticalThreshold)],
             labels: { severity: 'critical' },
             annotations: {
               summary: "The database is about to reach its plan's size limit.",
@@ -120,7 +160,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           } + pendingFor(c.lowDiskSpaceCriticalFor),
           {
             alert: 'DbConnectionPoolSaturated',
-            expr: '%s > %s' % [gauge('cc:db_connections:saturation'), num(c.dbConnectionSaturationThreshold)],
+            expr: '%s > %s' % [held('cc:db_connections:saturation'), num(c.dbConnectionSaturationThreshold)],
             labels: { severity: 'critical' },
             annotations: {
               summary: 'Postgres is running out of connections.',
@@ -178,7 +218,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             alert: 'EventCursorBehind',
             // By age, not rows: at low traffic a handful of rows held back (a payment failure among
             // them) matters as much as thousands.
-            expr: '%s > %s' % [gauge('cc_events_oldest_pending_age_seconds'), num(c.eventCursorBehindSeconds)],
+            expr: '%s > %s' % [held('cc_events_oldest_pending_age_seconds'), num(c.eventCursorBehindSeconds)],
             labels: { severity: 'warning' },
             annotations: {
               summary: 'Events wait to be counted: their alerts (payment failures, API errors) come late.',
@@ -202,11 +242,11 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             // none has run yet, or the last one is older than the events kept in runtime_metrics
             // (the maintenance job prunes them), which would otherwise resolve the alert by
             // itself. That branch has the same labels (job, instance) and the value -1.
-            expr: '(time() - %s > %s * 3600)\nor on (job, instance)\n-1 * max by (job, instance) (%s == 1 unless on (job, instance) %s)' % [
-              gauge('cc_backup_last_success_timestamp_seconds'),
+            expr: '(time() - %s > %s * 3600)\nor on (job, instance)\n-1 * max by (job, instance) (%s unless on (job, instance) %s)' % [
+              held('cc_backup_last_success_timestamp_seconds'),
               num(c.backupMaxAgeHours),
-              gauge('cc_collector_success{collector="backups"}'),
-              gauge('cc_backup_last_success_timestamp_seconds'),
+              worked('backups'),
+              held('cc_backup_last_success_timestamp_seconds'),
             ],
             labels: { severity: 'warning' },
             annotations: {
@@ -222,6 +262,65 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'Alert SMS are not being delivered.',
               description: '{{ $value | printf "%.0f" }} SMS failed through Twilio on {{ $labels.instance }} in the last 15 minutes.',
+              dashboard_url: dashboardURL(),
+            },
+          },
+          {
+            alert: 'MaintenanceNotRunning',
+            // Also when no run is on record while the maintenance collector works (it never ran).
+            expr: '(time() - %s > %s * 60)\nor on (job, instance)\n-1 * max by (job, instance) (%s unless on (job, instance) %s)' % [
+              held('cc_maintenance_last_run_timestamp_seconds'),
+              num(c.maintenanceMaxAgeMinutes),
+              worked('maintenance'),
+              held('cc_maintenance_last_run_timestamp_seconds'),
+            ],
+            labels: { severity: 'warning' },
+            annotations: {
+              summary: 'Scheduled maintenance (auto-heal, order health, event retention) is not running.',
+              description: '{{ if lt $value 0.0 }}No completed run_system_maintenance() is on record.{{ else }}The last completed run_system_maintenance() was {{ $value | humanizeDuration }} ago.{{ end }} It should run every 15 minutes (pg_cron or MAINTENANCE_SCHEDULER).',
+              dashboard_url: dashboardURL(),
+            },
+          } + pendingFor(c.maintenanceNotRunningFor),
+          {
+            alert: 'MaintenanceFailing',
+            // Every replica's scheduler counts its own runs; one success anywhere clears it.
+            expr: 'sum by (job) (increase(cc_maintenance_runs_total{outcome="failed"}[%s])) > 0\nunless on (job)\nsum by (job) (increase(cc_maintenance_runs_total{outcome="success"}[%s])) > 0' % [c.maintenanceFailingWindow, c.maintenanceFailingWindow],
+            labels: { severity: 'warning' },
+            annotations: {
+              summary: 'Scheduled maintenance fails.',
+              description: 'run_system_maintenance() failed {{ $value | printf "%%.0f" }} time(s) and succeeded none in the last %s; the exporter logs say why.' % spoken(c.maintenanceFailingWindow),
+              dashboard_url: dashboardURL(),
+            },
+          },
+          {
+            alert: 'AlertmanagerNotificationsFailing',
+            expr: 'sum by (job, instance, integration) (increase(alertmanager_notifications_failed_total{%s}[5m])) > 0' % c.alertmanagerSelector,
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'Alertmanager cannot deliver notifications through one of its integrations.',
+              description: '{{ $value | printf "%%.0f" }} {{ $labels.integration }} notification(s) failed on {{ $labels.instance }} in the last 5 minutes, and failures have gone on for %s: alerts may reach nobody that way.' % spoken(c.alertmanagerNotificationsFailingFor),
+              dashboard_url: dashboardURL(),
+            },
+          } + pendingFor(c.alertmanagerNotificationsFailingFor),
+          {
+            alert: 'RuleEvaluationFailing',
+            expr: 'sum by (job, instance, rule_group) (increase(prometheus_rule_evaluation_failures_total{%s}[5m])) > 0' % c.prometheusSelector,
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'Prometheus fails to evaluate rules: alerts of that group are blind.',
+              description: '{{ $value | printf "%%.0f" }} evaluation(s) of rule group {{ $labels.rule_group }} failed on {{ $labels.instance }} in the last 5 minutes, and failures have gone on for %s.' % spoken(c.ruleEvaluationFailuresFor),
+              dashboard_url: dashboardURL(),
+            },
+          } + pendingFor(c.ruleEvaluationFailuresFor),
+          {
+            alert: 'Watchdog',
+            // Always firing: routed to a dead man's switch (alertmanager.yml, heartbeat), which
+            // pages when it stops hearing it: Prometheus, Alertmanager or the path between down.
+            expr: 'vector(1)',
+            labels: { severity: 'none' },
+            annotations: {
+              summary: 'The alerting pipeline is alive (always firing).',
+              description: 'Always firing. Alertmanager sends it to the dead man\'s switch (HEARTBEAT_URL); when that stops hearing from it, Prometheus, Alertmanager or the path between is down.',
               dashboard_url: dashboardURL(),
             },
           },

@@ -11,6 +11,12 @@
     // resets a pending for: nor resolves a firing alert. Keep it above two scrape intervals.
     gaugeLookback: '2m',
 
+    // State alerts (StuckOrders, LowDiskSpace, DbConnectionPoolSaturated, BackupTooOld,
+    // EventCursorBehind, MaintenanceNotRunning) hold their last known values while no exporter
+    // of the job reaches Postgres (cc_up) or none is scraped at all, for up to this long: an
+    // outage of the exporter's database is not a recovery, so it never sends "RESOLVED".
+    stateHold: '6h',
+
     // Event counters are read de-duplicated: every exporter replica serves the same committed
     // counts, so the records take their maximum over the exporters, each exporter's last sample
     // within eventCountsBridge (it bridges restarts, failovers and outages up to this long; past
@@ -29,10 +35,14 @@
     highApiLatencyThresholdSeconds: 2,
     highApiLatencyFor: '10m',
 
-    // StuckOrders: stuck orders of one store and status (what "stuck" means is the exporter's
-    // STUCK_* configuration).
+    // StuckOrders: orders of one store and status untouched past their status's threshold
+    // (the exporter's STUCK_ORDER_THRESHOLDS, 45m for every active status by default: the old
+    // rule's 45 minutes). The exporter times them from the database's own timestamps, so the
+    // alert has no for: that a restart of Prometheus or the exporter would start again.
     stuckOrdersThreshold: 0,
-    stuckOrdersFor: '45m',
+    stuckOrdersFor: null,
+    // OrdersAutoHealed: auto-heal moved orders in this window (maintenance runs every 15m).
+    autoHealWindow: '20m',
 
     // PaymentFailures: payment failures in 5 minutes; it fires at once (no for:).
     paymentFailuresThreshold: 0,
@@ -58,10 +68,31 @@
     eventCursorBehindFor: '2m',
     backupMaxAgeHours: 26,  // a daily backup, plus slack for a slow run
     backupTooOldFor: '30m',
+    // MaintenanceNotRunning: no completed run_system_maintenance() for this long (it runs every
+    // 15 minutes, by pg_cron or an exporter's scheduler). MaintenanceFailing: an exporter's runs
+    // failed and none succeeded within maintenanceFailingWindow (two failed runs in a row).
+    maintenanceMaxAgeMinutes: 60,
+    maintenanceNotRunningFor: '30m',
+    maintenanceFailingWindow: '20m',
+    // ApiTrafficAbsent: orders flow (order events) but no API request has been counted for this
+    // long: the browser telemetry is not arriving, so HighErrorRate and HighApiLatency are blind.
+    apiTrafficAbsentWindow: '30m',
+    apiTrafficAbsentFor: '15m',
+
+    // The monitoring's own processes, as up{} sees them: Alertmanager (notification failures)
+    // and Prometheus (rule evaluation failures).
+    alertmanagerSelector: 'job="alertmanager"',
+    prometheusSelector: 'job="prometheus"',
+    alertmanagerNotificationsFailingFor: '5m',
+    ruleEvaluationFailuresFor: '5m',
 
     // runbook_url of every alert: the pattern gets the alert's name in lower case (the anchor
     // of its section in docs/runbooks.md).
     runbookURLPattern: 'https://github.com/camerons-connect/connect-observability/blob/main/docs/runbooks.md#%s',
+
+    // ack_url of every alert: the exporter's /alerts/ack as on-call's browser reaches it; the
+    // notifications link it with the occurrence's fingerprint (alertmanager/templates).
+    ackURL: 'http://localhost:9464/alerts/ack',
 
     // dashboard_url of every alert: Grafana's base URL and the System Health dashboard's uid
     // (grafanaDashboards gives the dashboard this uid, so the links keep working).

@@ -22,6 +22,11 @@
         name: 'cc-api',
         rules: [
           eventCounts('cc:api_requests_total:max', 'cc_api_requests_total', 'status_class'),
+          // Orders placed or moved (order events), read by ApiTrafficAbsent beside the API requests.
+          {
+            record: 'cc:order_events_total:max',
+            expr: 'max(last_over_time(cc_events_total{%s, event_type="order_event"}[%s]))' % [c.exporterSelector, c.eventCountsBridge],
+          },
           // 5xx and network failures (status 0) over every request the app made.
           {
             record: 'cc:api_error_ratio:rate15m',
@@ -65,6 +70,7 @@
         name: 'cc-orders',
         rules: [
           eventCounts('cc:events_total:max', 'cc_events_total', 'event_type'),
+          eventCounts('cc:auto_heal_actions_total:max', 'cc_auto_heal_actions_total', 'action'),
         ],
       },
       {

@@ -52,7 +52,8 @@ describe.skipIf(skip !== undefined)(`alerting end to end${skip ? ` (skipped: ${s
       expect(text).toMatch(/Since:?\*? +\d{4}-\d\d-\d\d \d\d:\d\d/); // since when
       expect(text).toContain('docs/runbooks.md#paymentfailures');
       expect(text).toContain('/d/cc-system-health/system-health?viewPanel=panel-104');
-      expect(text).toContain('/#/silences/new'); // how to acknowledge
+      expect(text).toMatch(/http:\/\/localhost:9464\/alerts\/ack\?fingerprint=[0-9a-f]{16}/); // how to acknowledge: who, never a silence
+      expect(text).not.toContain('/#/silences/new');
     }
     expect(slackMessage.value.body).toMatchObject({ channel: '#alerts', username: 'Connect alerts' });
 

@@ -72,9 +72,11 @@ const OVERRIDE: MixinConfig = {
   highErrorRateFor: '5m',
   lowDiskSpaceWarningThreshold: 0.7,
   stuckOrdersFor: '1h',
+  stateHold: '3h',
   runbookURLPattern: 'https://runbooks.example/connect#%s',
   grafanaURL: 'https://grafana.example',
   systemHealthDashboardUid: 'connect-health',
+  ackURL: 'https://exporter.example/alerts/ack',
 };
 
 describe(`the monitoring mixin${jsonnet.skip ? ` (skipped: ${jsonnet.skip})` : ''}`, () => {
@@ -140,11 +142,14 @@ describe(`the monitoring mixin${jsonnet.skip ? ` (skipped: ${jsonnet.skip})` : '
       for: '5m',
       annotations: { summary: 'More than 10% of API requests are failing.' },
     });
-    expect(ruleNamed(rules, 'LowDiskSpace', 'warning').expr).toBe('last_over_time(cc:db_size:ratio[2m]) > 0.7');
-    expect(ruleNamed(rules, 'LowDiskSpace', 'critical').expr).toBe('last_over_time(cc:db_size:ratio[2m]) > 0.95');
-    expect(ruleNamed(rules, 'StuckOrders').annotations?.description).toMatch(/for more than 1 hour\.$/);
+    const held = 'last_over_time(cc:db_size:ratio[2m]) or (last_over_time(cc:db_size:ratio[3h]) unless on (job) (max by (job) (last_over_time(cc_up[2m])) == 1))';
+    expect(ruleNamed(rules, 'LowDiskSpace', 'warning').expr).toBe(`(${held}) > 0.7`);
+    expect(ruleNamed(rules, 'LowDiskSpace', 'critical').expr).toBe(`(${held}) > 0.95`);
+    expect(ruleNamed(rules, 'StuckOrders')).toMatchObject({ for: '1h' });
+    expect(ruleNamed(rules, 'StuckOrders').annotations?.description).toMatch(/\(STUCK_ORDER_THRESHOLDS, then 1 hour\)\.$/);
     for (const rule of rules.groups.flatMap((g) => g.rules).filter((r) => r.alert)) {
       expect(rule.annotations?.runbook_url).toBe(`https://runbooks.example/connect#${rule.alert!.toLowerCase()}`);
+      expect(rule.annotations?.ack_url).toBe('https://exporter.example/alerts/ack');
       expect(rule.annotations?.dashboard_url).toMatch(/^https:\/\/grafana\.example\/d\/connect-health\/system-health(\?viewPanel=panel-\d+)?$/);
     }
   });
@@ -170,6 +175,7 @@ describe(`the monitoring mixin${jsonnet.skip ? ` (skipped: ${jsonnet.skip})` : '
                 description: '15% of API requests failed (5xx or network) over the last 15 minutes; the threshold is 10%.',
                 runbook_url: 'https://runbooks.example/connect#higherrorrate',
                 dashboard_url: 'https://grafana.example/d/connect-health/system-health?viewPanel=panel-101',
+                ack_url: 'https://exporter.example/alerts/ack',
               },
             }],
           },
@@ -194,6 +200,7 @@ describe(`the monitoring mixin${jsonnet.skip ? ` (skipped: ${jsonnet.skip})` : '
               description: 'The exporter 10.0.0.7:9464 has not answered a scrape for 5 minutes.',
               runbook_url: 'https://runbooks.example/connect#exporterdown',
               dashboard_url: 'https://grafana.example/d/connect-health/system-health',
+              ack_url: 'https://exporter.example/alerts/ack',
             },
           }],
         },

@@ -73,7 +73,7 @@ export function prometheusConfigCopy(options: PrometheusCopy): string {
   text = replaceChecked(text, /'exporter:9464'/g, targets(options.exporter), 'the exporter target');
   text = replaceChecked(text, /'alertmanager:9093'/g, targets(options.alertmanager), 'the Alertmanager target');
   text = replaceChecked(text, /'localhost:9090'/g, `'${options.self}'`, 'the Prometheus target');
-  if (options.scrapeInterval) text = replaceChecked(text, /^( {2}scrape_interval:) .*$/m, `$1 ${options.scrapeInterval}`, 'scrape_interval');
+  if (options.scrapeInterval) text = replaceChecked(text, /^( +scrape_interval:) .*$/gm, `$1 ${options.scrapeInterval}`, 'scrape_interval');
   if (options.evaluationInterval) text = replaceChecked(text, /^( {2}evaluation_interval:) .*$/m, `$1 ${options.evaluationInterval}`, 'evaluation_interval');
   if (options.scrapeInterval) text = replaceChecked(text, /^( {4}scrape_timeout:) .*$/m, `$1 ${options.scrapeInterval}`, 'scrape_timeout');
   const ruleFiles = options.ruleFiles ?? [join(repoPaths.rules, '*.yml')];
