@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { requireAuth } from './auth.js';
 import type { Queryable } from './collectors/index.js';
 import type { Config } from './config.js';
+import { createAckRouter } from './hooks/ack-route.js';
 import { createHooksRouter, type HooksDeps } from './hooks/index.js';
 import { createOtlpRouter } from './ingest/otlp.js';
 import type { RoutePattern } from './labels.js';
@@ -32,7 +33,8 @@ export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): 
         '<li><a href="/healthz">/healthz</a> process alive</li>' +
         '<li><a href="/readyz">/readyz</a> Postgres reachable</li>' +
         '<li>POST /v1/traces OTLP/HTTP trace receiver (JSON or protobuf)</li>' +
-        '<li>POST /hooks/alert-history, /hooks/sms Alertmanager webhooks</li></ul>',
+        '<li>POST /hooks/alert-history, /hooks/sms, /hooks/heartbeat Alertmanager webhooks</li>' +
+        '<li>GET, POST /alerts/ack acknowledge an alert occurrence</li></ul>',
     );
   });
 
@@ -56,7 +58,10 @@ export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): 
   });
 
   app.use(createOtlpRouter({ db, options: otlp.options, routePatterns: otlp.routePatterns, registry: otlp.registry, logger }));
-  if (hooks) app.use(createHooksRouter({ ...hooks, db, logger }));
+  if (hooks) {
+    app.use(createHooksRouter({ ...hooks, db, logger }));
+    app.use(createAckRouter({ db, token: hooks.options.ackToken, registry: hooks.registry, logger }));
+  }
 
   app.use((req, res) => {
     res.status(404).json({ error: `no route for ${req.method} ${req.path}` });

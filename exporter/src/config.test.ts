@@ -21,7 +21,7 @@ describe('config', () => {
     expect(config.port).toBe(9464);
     expect(config.host).toBe('0.0.0.0');
     expect(config.collectors).toEqual(['orders', 'deployments', 'database', 'events', 'backups', 'maintenance']);
-    expect(config.orders.stuckThresholds).toEqual({ preparing: 1800, ready: 3600 });
+    expect(config.orders.stuckThresholds).toEqual({ pending: 2700, confirmed: 2700, preparing: 2700, ready: 2700 });
     expect(config.database.sizeLimitBytes).toBe(500_000_000);
     expect(config.auth).toEqual({ kind: 'none' });
     expect(config.db).toEqual({
@@ -142,9 +142,29 @@ describe('config: Alertmanager webhooks and the SMS bridge', () => {
     });
     expect(config.hooks).toEqual({
       token: 'hook-secret',
-      sms: { accountSid: sid, authToken: 'twilio-secret', from: '+15005550006', to: ['+15005550001', '+447700900123'], apiBaseUrl: 'http://127.0.0.1:8080' },
+      sms: { accountSid: sid, authToken: 'twilio-secret', from: '+15005550006', to: ['+15005550001', '+447700900123'], apiBaseUrl: 'http://127.0.0.1:8080', cooldownMs: 900_000 },
+      heartbeatUrl: undefined,
+      ackToken: undefined,
     });
     expect(loadConfig({ HOOKS_AUTH_TOKEN: 't', TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x', TWILIO_FROM_NUMBER: '+15005550006', ALERT_SMS_NUMBERS: '+15005550001' }).hooks.sms?.apiBaseUrl).toBe('https://api.twilio.com');
+  });
+
+  it('reads the SMS cooldown, the dead man\'s switch and the acknowledgement token, and says what is wrong with them without showing them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-config-hooks-'));
+    const file = (name: string, value: string) => {
+      writeFileSync(join(dir, name), value);
+      return join(dir, name);
+    };
+    const config = loadConfig({ HOOKS_AUTH_TOKEN: 't', SMS_COOLDOWN: '30m', HEARTBEAT_URL_FILE: file('hb', 'https://hc-ping.com/0b8f\n'), ACK_AUTH_TOKEN: 'a'.repeat(16), TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x', TWILIO_FROM_NUMBER: '+15005550006', ALERT_SMS_NUMBERS: '+15005550001' });
+    expect(config.hooks).toMatchObject({ heartbeatUrl: 'https://hc-ping.com/0b8f', ackToken: 'a'.repeat(16), sms: { cooldownMs: 1_800_000 } });
+    const problems = problemsOf({ SMS_COOLDOWN: 'soon', HEARTBEAT_URL: 'hc-ping.com/secret-uuid', ACK_AUTH_TOKEN: 'short' });
+    expect(problems).toEqual(expect.arrayContaining([
+      'SMS_COOLDOWN must be a duration such as 0s, 30m, 2h or 7d, got "soon"',
+      "HEARTBEAT_URL must be an http(s) URL (a dead man's switch such as https://hc-ping.com/<uuid>)",
+      'HEARTBEAT_URL is set but HOOKS_AUTH_TOKEN is not: set it, or /hooks/heartbeat stays off',
+      'ACK_AUTH_TOKEN must be at least 16 characters (it lets anyone who has it hold back pages)',
+    ]));
+    expect(problems.join('\n')).not.toContain('secret-uuid');
   });
 
   it('lists every webhook problem at once', () => {

@@ -66,6 +66,17 @@ export interface Config {
     token: string | undefined;
     /** the Twilio SMS bridge behind /hooks/sms; undefined turns it off (404) */
     sms: SmsConfig | undefined;
+    /** the dead man's switch /hooks/heartbeat pings for each Watchdog notification (a secret URL) */
+    heartbeatUrl: string | undefined;
+    /** the secret of /alerts/ack (bearer, or basic with any user name as who acknowledges); undefined: 404 */
+    ackToken: string | undefined;
+  };
+  /** alert_history reconciled with Alertmanager's GET /api/v2/alerts */
+  reconcile: {
+    /** every Alertmanager of the cluster (ALERTMANAGER_URL, comma-separated); empty: off */
+    urls: string[];
+    intervalMs: number;
+    graceMs: number;
   };
   maintenance: {
     /** run run_system_maintenance() from this exporter: auto = unless pg_cron runs it */
@@ -93,6 +104,8 @@ export interface SmsConfig {
   to: string[];
   /** Twilio's REST API base URL; tests point it at a local fake */
   apiBaseUrl: string;
+  /** ms: at most one FIRING page per alert group in this window; an acknowledgement holds repeats back this long */
+  cooldownMs: number;
 }
 
 export class ConfigError extends Error {
@@ -116,7 +129,7 @@ export const DEFAULTS = {
   DB_LOCK_TIMEOUT_MS: '1000',
   DB_CONNECT_TIMEOUT_MS: '3000',
   DB_APPLICATION_NAME: 'cc-exporter',
-  STUCK_ORDER_THRESHOLDS: 'preparing=30m,ready=60m',
+  STUCK_ORDER_THRESHOLDS: 'pending=45m,confirmed=45m,preparing=45m,ready=45m',
   DB_SIZE_LIMIT_BYTES: '500MB',
   EVENTS_BATCH_SIZE: '5000',
   EVENTS_MAX_BATCHES_PER_SCRAPE: '20',
@@ -131,6 +144,10 @@ export const DEFAULTS = {
   OTLP_RATE_LIMIT_PER_MINUTE: '600',
   OTLP_DEDUPE_WINDOW_MINUTES: '60',
   TWILIO_API_BASE_URL: 'https://api.twilio.com',
+  SMS_COOLDOWN: '15m',
+  ALERTMANAGER_URL: '',
+  ALERTMANAGER_RECONCILE_INTERVAL: '30s',
+  ALERTMANAGER_RECONCILE_GRACE: '3m',
   EMBEDDED_SIMULATOR: 'true',
   EMBEDDED_SIMULATOR_INTERVAL_MS: '2000',
   SHUTDOWN_TIMEOUT_MS: '10000',
@@ -227,7 +244,16 @@ export function loadConfig(env: Env): Config {
     problems.push('METRICS_BASIC_AUTH_USERNAME and METRICS_BASIC_AUTH_PASSWORD go together; one is missing');
   }
 
-  const hooks = parseHooks(secret, get('TWILIO_API_BASE_URL'), problems);
+  const alertmanagerUrls = parseList(get('ALERTMANAGER_URL')).map((u) => u.replace(/\/+$/, ''));
+  for (const url of alertmanagerUrls) {
+    if (!/^https?:\/\/[^/]+(\/.*)?$/.test(url)) problems.push(`ALERTMANAGER_URL: "${url}" is not an http(s) URL such as http://alertmanager:9093`);
+  }
+  const reconcileInterval = parseDuration('ALERTMANAGER_RECONCILE_INTERVAL', get('ALERTMANAGER_RECONCILE_INTERVAL'), problems);
+  if (reconcileInterval < 1 && problems.every((p) => !p.startsWith('ALERTMANAGER_RECONCILE_INTERVAL'))) problems.push('ALERTMANAGER_RECONCILE_INTERVAL must be at least 1s');
+  const reconcileGrace = parseDuration('ALERTMANAGER_RECONCILE_GRACE', get('ALERTMANAGER_RECONCILE_GRACE'), problems);
+  const smsCooldownSeconds = parseDuration('SMS_COOLDOWN', get('SMS_COOLDOWN'), problems);
+  if (smsCooldownSeconds > 86_400) problems.push(`SMS_COOLDOWN must be at most 24h, got "${get('SMS_COOLDOWN')}"`);
+  const hooks = parseHooks(secret, get('TWILIO_API_BASE_URL'), smsCooldownSeconds * 1000, problems);
 
   const instance = nonEmpty(env.EXPORTER_INSTANCE) ?? hostname();
   if (instance.length > 64) problems.push(`EXPORTER_INSTANCE must be at most 64 characters, got ${instance.length}`);
@@ -266,6 +292,7 @@ export function loadConfig(env: Env): Config {
       dedupeWindowMinutes: int('OTLP_DEDUPE_WINDOW_MINUTES', 0, 10_080),
     },
     hooks,
+    reconcile: { urls: alertmanagerUrls, intervalMs: reconcileInterval * 1000, graceMs: reconcileGrace * 1000 },
     maintenance,
     embedded: {
       dataDir: nonEmpty(env.EMBEDDED_DATA_DIR),
@@ -282,8 +309,16 @@ export function loadConfig(env: Env): Config {
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 /** The webhooks' token and the SMS bridge: Twilio's settings go all together or not at all. */
-function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: string, problems: string[]): Config['hooks'] {
+function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: string, cooldownMs: number, problems: string[]): Config['hooks'] {
   const token = secret('HOOKS_AUTH_TOKEN');
+  const heartbeatUrl = secret('HEARTBEAT_URL');
+  const ackToken = secret('ACK_AUTH_TOKEN');
+  if (ackToken !== undefined && ackToken.length < 16) problems.push('ACK_AUTH_TOKEN must be at least 16 characters (it lets anyone who has it hold back pages)');
+  if (heartbeatUrl !== undefined && !/^https?:\/\/[^/]+(\/.*)?$/.test(heartbeatUrl)) {
+    // the URL is a secret: say what is wrong, never what it is
+    problems.push('HEARTBEAT_URL must be an http(s) URL (a dead man\'s switch such as https://hc-ping.com/<uuid>)');
+  }
+  if (heartbeatUrl !== undefined && token === undefined) problems.push('HEARTBEAT_URL is set but HOOKS_AUTH_TOKEN is not: set it, or /hooks/heartbeat stays off');
   const twilio = {
     TWILIO_ACCOUNT_SID: secret('TWILIO_ACCOUNT_SID'),
     TWILIO_AUTH_TOKEN: secret('TWILIO_AUTH_TOKEN'),
@@ -294,10 +329,10 @@ function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: st
   if (!/^https?:\/\/[^/]+(\/.*)?$/.test(apiBaseUrl)) {
     problems.push(`TWILIO_API_BASE_URL must be an http(s) URL such as https://api.twilio.com, got "${apiBaseUrl}"`);
   }
-  if (missing.length === 4) return { token, sms: undefined };
+  if (missing.length === 4) return { token, sms: undefined, heartbeatUrl, ackToken };
   if (missing.length > 0) {
     problems.push(`the SMS bridge needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER and ALERT_SMS_NUMBERS together; missing ${missing.join(', ')}`);
-    return { token, sms: undefined };
+    return { token, sms: undefined, heartbeatUrl, ackToken };
   }
   const { TWILIO_ACCOUNT_SID: accountSid = '', TWILIO_AUTH_TOKEN: authToken = '', TWILIO_FROM_NUMBER: from = '', ALERT_SMS_NUMBERS: numbers = '' } = twilio;
   if (!/^AC[0-9a-fA-F]{32}$/.test(accountSid)) problems.push('TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits');
@@ -307,7 +342,7 @@ function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: st
     if (!E164.test(number)) problems.push(`ALERT_SMS_NUMBERS: "${number}" is not an E.164 number such as +15005550006`);
   }
   if (token === undefined) problems.push('the SMS bridge is configured but HOOKS_AUTH_TOKEN is not: set it, or /hooks/sms stays off');
-  return { token, sms: { accountSid, authToken, from, to, apiBaseUrl: apiBaseUrl.replace(/\/+$/, '') } };
+  return { token, sms: { accountSid, authToken, from, to, apiBaseUrl: apiBaseUrl.replace(/\/+$/, ''), cooldownMs }, heartbeatUrl, ackToken };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

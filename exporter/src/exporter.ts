@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { createPool, type Pool } from './db.js';
 import { compileRoutePatterns } from './labels.js';
 import type { Logger } from './log.js';
+import { createReconciler, type Reconciler } from './hooks/reconcile.js';
 import { createMaintenanceScheduler, type MaintenanceScheduler } from './maintenance.js';
 import { createScraper, type Scraper } from './scrape.js';
 import { version } from './version.js';
@@ -19,6 +20,8 @@ export interface Exporter {
   registry: Registry;
   /** run_system_maintenance() on a timer; server.ts starts it */
   maintenance: MaintenanceScheduler;
+  /** alert_history reconciled with Alertmanager on a timer (ALERTMANAGER_URL); server.ts starts it */
+  reconciler: Reconciler;
   close(): Promise<void>;
 }
 
@@ -35,13 +38,16 @@ export function createExporter(config: Config, connectionString: string, logger:
     hooks: { options: config.hooks, registry },
   });
   const maintenance = createMaintenanceScheduler({ pool, registry, options: config.maintenance, logger });
+  const reconciler = createReconciler({ db: pool, options: config.reconcile, registry, logger });
   return {
     app,
     pool,
     scraper,
     registry,
     maintenance,
+    reconciler,
     close: async () => {
+      await reconciler.stop();
       await maintenance.stop();
       await pool.end();
     },

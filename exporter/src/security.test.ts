@@ -88,13 +88,13 @@ describe('logger redaction', () => {
 
 // Privileges per role and table: S(elect) I(nsert) U(pdate) D(elete) on the whole table, i for
 // INSERT on some columns only (runtime_metrics' payload columns), '-' for none.
-const TABLES = ['public.runtime_metrics', 'public.alert_history', 'public.deployment_log', 'public.mv_order_health', 'public.orders', 'observability.active_orders', 'observability.otlp_request_digests', 'observability.event_counter_state'];
+const TABLES = ['public.runtime_metrics', 'public.alert_history', 'public.deployment_log', 'public.mv_order_health', 'public.orders', 'observability.active_orders', 'observability.otlp_request_digests', 'observability.event_counter_state', 'observability.sms_pages'];
 const EXPECTED_PRIVILEGES: Record<string, Record<string, string>> = {
-  cc_exporter: { 'public.runtime_metrics': 'Si', 'public.alert_history': 'SIU', 'public.deployment_log': 'S', 'public.mv_order_health': 'S', 'public.orders': '-', 'observability.active_orders': 'S', 'observability.otlp_request_digests': 'SID', 'observability.event_counter_state': 'SIU' },
-  cc_grafana: { 'public.runtime_metrics': 'S', 'public.alert_history': 'S', 'public.deployment_log': 'S', 'public.mv_order_health': 'S', 'public.orders': '-', 'observability.active_orders': 'S', 'observability.otlp_request_digests': '-', 'observability.event_counter_state': 'S' },
-  anon: { 'public.runtime_metrics': 'i', 'public.alert_history': '-', 'public.deployment_log': '-', 'public.mv_order_health': '-', 'public.orders': '-', 'observability.active_orders': '-', 'observability.otlp_request_digests': '-', 'observability.event_counter_state': '-' },
-  authenticated: { 'public.runtime_metrics': 'i', 'public.alert_history': '-', 'public.deployment_log': '-', 'public.mv_order_health': '-', 'public.orders': '-', 'observability.active_orders': '-', 'observability.otlp_request_digests': '-', 'observability.event_counter_state': '-' },
-  service_role: { 'public.runtime_metrics': 'SIUD', 'public.alert_history': 'SIUD', 'public.deployment_log': 'SIUD', 'public.mv_order_health': 'S', 'observability.active_orders': 'S', 'observability.otlp_request_digests': 'SIUD', 'observability.event_counter_state': 'SIUD' },
+  cc_exporter: { 'public.runtime_metrics': 'Si', 'public.alert_history': 'SIU', 'public.deployment_log': 'S', 'public.mv_order_health': 'S', 'public.orders': '-', 'observability.active_orders': 'S', 'observability.otlp_request_digests': 'SID', 'observability.event_counter_state': 'SIU', 'observability.sms_pages': 'SIU' },
+  cc_grafana: { 'public.runtime_metrics': 'S', 'public.alert_history': 'S', 'public.deployment_log': 'S', 'public.mv_order_health': 'S', 'public.orders': '-', 'observability.active_orders': 'S', 'observability.otlp_request_digests': '-', 'observability.event_counter_state': 'S', 'observability.sms_pages': 'S' },
+  anon: { 'public.runtime_metrics': 'i', 'public.alert_history': '-', 'public.deployment_log': '-', 'public.mv_order_health': '-', 'public.orders': '-', 'observability.active_orders': '-', 'observability.otlp_request_digests': '-', 'observability.event_counter_state': '-', 'observability.sms_pages': '-' },
+  authenticated: { 'public.runtime_metrics': 'i', 'public.alert_history': '-', 'public.deployment_log': '-', 'public.mv_order_health': '-', 'public.orders': '-', 'observability.active_orders': '-', 'observability.otlp_request_digests': '-', 'observability.event_counter_state': '-', 'observability.sms_pages': '-' },
+  service_role: { 'public.runtime_metrics': 'SIUD', 'public.alert_history': 'SIUD', 'public.deployment_log': 'SIUD', 'public.mv_order_health': 'S', 'observability.active_orders': 'S', 'observability.otlp_request_digests': 'SIUD', 'observability.event_counter_state': 'SIUD', 'observability.sms_pages': 'SIUD' },
 };
 
 describeEachBackend('database roles and row level security', (kind) => {

@@ -35,10 +35,11 @@ async function main(): Promise<void> {
 
   // PGlite is a single session: one pooled connection serialises everything that uses it.
   const exporterConfig = embedded ? { ...config, db: { ...config.db, poolMax: 1 } } : config;
-  const { app, pool, scraper, maintenance } = createExporter(exporterConfig, connectionString, logger);
+  const { app, pool, scraper, maintenance, reconciler } = createExporter(exporterConfig, connectionString, logger);
   // A first refresh now, not at the first scrape: the event cursor starts at process start.
   void scraper.refresh();
   maintenance.start();
+  reconciler.start();
 
   let simulator: Simulator | undefined;
   if (embedded && config.embedded.simulator) {
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     await drained;
     clearInterval(sweep);
     await simulator?.stop();
+    await reconciler.stop();
     await maintenance.stop();
     await pool.end().catch(() => undefined);
     await embedded?.stop().catch((err: Error) => logger.warn({ err: err.message }, 'embedded database did not stop cleanly'));

@@ -24,6 +24,7 @@ export const COMMANDS: Record<string, Command> = {
   smoke: { summary: 'smoke-test a deployment: main page, menu page, API health', load: () => import('./smoke.js') },
   rollback: { summary: 'roll an environment back to its last successful deployment (Vercel), log it, alert', load: () => import('./rollback.js') },
   annotate: { summary: 'add a Grafana annotation', load: () => import('./annotate.js') },
+  alerts: { summary: 'list alert occurrences, acknowledge one (who, when, a note)', load: () => import('./alerts.js') },
 };
 
 export function usage(): string {

@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { connect, createTestDatabase, describeEachBackend, type TestDatabase } from '../test/databases.js';
 import { samples } from '../test/metrics.js';
+import { loadConfig } from '../config.js';
 import { createOrdersCollector } from './orders.js';
 
 describeEachBackend('orders collector', (kind) => {
@@ -86,6 +87,20 @@ describeEachBackend('orders collector', (kind) => {
     const collector = createOrdersCollector(registry, { stuckThresholds: { confirmed: 600 } });
     await collector.collect(client);
     expect(await samples(registry, 'cc_orders_stuck')).toEqual({ 'store=south,status=confirmed': 1 });
+  });
+
+  it('by default, counts an order of any active status untouched for 45 minutes (the old rule), from its own updated_at', async () => {
+    for (const status of ['pending', 'confirmed', 'preparing', 'ready']) {
+      await order('north', status, 60, 46); // a tablet offline, a kitchen that forgot: all stuck
+      await order('south', status, 60, 44); // not yet
+    }
+    const registry = new Registry();
+    const collector = createOrdersCollector(registry, { stuckThresholds: loadConfig({}).orders.stuckThresholds });
+    await collector.collect(client);
+    expect(await samples(registry, 'cc_orders_stuck')).toEqual({
+      'store=north,status=pending': 1, 'store=north,status=confirmed': 1, 'store=north,status=preparing': 1, 'store=north,status=ready': 1,
+      'store=south,status=pending': 0, 'store=south,status=confirmed': 0, 'store=south,status=preparing': 0, 'store=south,status=ready': 0,
+    });
   });
 
   it('reads only active orders through the partial index', async () => {

@@ -124,7 +124,8 @@ describe('SMS bridge with Twilio hanging', () => {
     const app = express();
     app.use(createHooksRouter({
       db: { query: () => Promise.reject(new Error('no database in this test')) } as never,
-      options: { token: TOKEN, sms: { accountSid: SID, authToken: 'secret', from: '+15005550006', to: NUMBERS, apiBaseUrl: front.url } },
+      // The database refuses every query: the SMS gate (cooldown, acknowledgement) opens, a page goes out.
+      options: { token: TOKEN, sms: { accountSid: SID, authToken: 'secret', from: '+15005550006', to: NUMBERS, apiBaseUrl: front.url, cooldownMs: 900_000 }, heartbeatUrl: undefined, ackToken: undefined },
       registry,
       logger: silentLogger,
       sms: { attempts: ATTEMPTS, backoffMs: 50, timeoutMs: TIMEOUT_MS },

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../test/databases.js';
 import { startExporter, type RunningExporter } from '../test/exporter.js';
 import { samples } from '../test/metrics.js';
-import { secretFile, startTwilioSink, type TwilioSink } from '../test/sinks.js';
+import { secretFile, startHeartbeatSink, startTwilioSink, type HeartbeatSink, type TwilioSink } from '../test/sinks.js';
 import { parseWebhookPayload } from './payload.js';
 import { SMS_MAX_LENGTH, smsText } from './sms.js';
 
@@ -106,6 +106,7 @@ describeEachBackend('alert webhooks', (kind) => {
       TWILIO_FROM_NUMBER: '+15005550006',
       ALERT_SMS_NUMBERS: '+15005550001,+15005550002',
       TWILIO_API_BASE_URL: twilio.url,
+      SMS_COOLDOWN: '0s', // every notification on its own here; the cooldown has its own tests below
     });
   });
   afterAll(async () => {
@@ -217,5 +218,149 @@ describeEachBackend('alert webhooks', (kind) => {
     expect(await sent(once('firing', '2026-01-02T07:01:00Z'))).toEqual(twoNumbers); // the next occurrence pages
     expect(await sent(once('firing', '2026-01-02T07:01:00Z'))).toEqual({ status: 'ok', sent: 0, skipped: 2 });
     expect(await sent(once('resolved', '2026-01-02T07:01:00Z'))).toEqual(twoNumbers); // and its end too
+  });
+});
+
+// The SMS cooldown and acknowledgements, shared through Postgres by every exporter replica: two
+// exporters on one database, Alertmanager's deliveries landing on either.
+describeEachBackend('SMS cooldown and acknowledgement', (kind) => {
+  let db: TestDatabase;
+  let a: RunningExporter;
+  let b: RunningExporter;
+  let twilio: TwilioSink;
+  let heartbeat: HeartbeatSink;
+  const ACK_TOKEN = 'ack-token-0123456789';
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    [twilio, heartbeat] = await Promise.all([startTwilioSink(), startHeartbeatSink()]);
+    const dir = mkdtempSync(join(tmpdir(), 'cc-hooks-'));
+    const env = {
+      DB_POOL_MAX: '1',
+      COLLECTORS: 'database',
+      HOOKS_AUTH_TOKEN_FILE: secretFile(dir, 'hooks-token', TOKEN),
+      TWILIO_ACCOUNT_SID: SID,
+      TWILIO_AUTH_TOKEN_FILE: secretFile(dir, 'twilio-token', 'twilio-secret'),
+      TWILIO_FROM_NUMBER: '+15005550006',
+      ALERT_SMS_NUMBERS: '+15005550001',
+      TWILIO_API_BASE_URL: twilio.url,
+      ACK_AUTH_TOKEN_FILE: secretFile(dir, 'ack-token', ACK_TOKEN),
+      HEARTBEAT_URL_FILE: secretFile(dir, 'heartbeat-url', `${heartbeat.url}/ping/5f1c`),
+    };
+    a = await startExporter(db.connectionString, env);
+    // PGlite is one session: the second exporter shares the first one's pool there.
+    b = kind === 'postgres' ? await startExporter(db.connectionString, env) : a;
+  });
+  afterAll(async () => {
+    if (b !== a) await b?.stop();
+    await a?.stop();
+    await twilio?.close();
+    await heartbeat?.close();
+    await db?.stop();
+  });
+
+  const sms = (exporter: RunningExporter, status: string, startsAt: string, fingerprint = 'f1a9' + '0'.repeat(12)) =>
+    post(exporter, '/hooks/sms', payload([alert({ fingerprint, status, startsAt, ...(status === 'resolved' ? { endsAt: '2026-01-02T09:00:00Z' } : {}) })], status, 'email-slack-sms'));
+  const history = (exporter: RunningExporter, occurrence: { status: string; startsAt: string }) =>
+    post(exporter, '/hooks/alert-history', payload([alert({ fingerprint: 'f1a9' + '0'.repeat(12), ...occurrence })], occurrence.status));
+  const ack = (exporter: RunningExporter, body: unknown, authorization: string | null = `Bearer ${ACK_TOKEN}`, contentType = 'application/json') =>
+    fetch(`${exporter.url}/alerts/ack`, {
+      method: 'POST',
+      headers: { 'Content-Type': contentType, ...(authorization ? { Authorization: authorization } : {}) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }).then(async (res) => ({ status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> }));
+
+  it('a flapping alert pages once per cooldown, whichever replica gets the delivery; its RESOLVED only for the occurrence that paged; every occurrence is in the history', async () => {
+    twilio.received.length = 0;
+    const occurrences = ['2026-01-02T08:00:00Z', '2026-01-02T08:03:00Z', '2026-01-02T08:06:00Z'];
+    const answers = [];
+    for (const [i, startsAt] of occurrences.entries()) {
+      const to = i % 2 === 0 ? a : b;
+      await history(to, { status: 'firing', startsAt });
+      answers.push((await sms(to, 'firing', startsAt)).body);
+      await history(to === a ? b : a, { status: 'resolved', startsAt, endsAt: '2026-01-02T09:00:00Z' } as never);
+      answers.push((await sms(to === a ? b : a, 'resolved', startsAt)).body);
+    }
+    expect(answers).toEqual([
+      { status: 'ok', sent: 1, skipped: 0 },
+      { status: 'ok', sent: 1, skipped: 0 },
+      { status: 'ok', sent: 0, skipped: 0, suppressed: 'cooldown' },
+      { status: 'ok', sent: 0, skipped: 0, suppressed: 'not_paged' },
+      { status: 'ok', sent: 0, skipped: 0, suppressed: 'cooldown' },
+      { status: 'ok', sent: 0, skipped: 0, suppressed: 'not_paged' },
+    ]);
+    expect(twilio.received.map((m) => m.value.body.split(':')[0])).toEqual(['FIRING PaymentFailures critical', 'RESOLVED PaymentFailures critical']);
+    const { rows } = await a.pool.query<{ status: string }>(`SELECT status FROM alert_history WHERE fingerprint = $1 ORDER BY starts_at`, ['f1a9' + '0'.repeat(12)]);
+    expect(rows.map((r) => r.status)).toEqual(['resolved', 'resolved', 'resolved']);
+    const suppressed = { ...(await samples(a.registry, 'cc_sms_suppressed_total')) };
+    if (b !== a) for (const [k, v] of Object.entries(await samples(b.registry, 'cc_sms_suppressed_total'))) suppressed[k] = (suppressed[k] ?? 0) + v;
+    expect(suppressed).toEqual({ 'reason=cooldown': 2, 'reason=not_paged': 2, 'reason=acknowledged': 0 });
+
+    // Once the cooldown has passed (moved back in the table), the next occurrence pages again.
+    await a.pool.query(`UPDATE observability.sms_pages SET firing_sent_at = firing_sent_at - interval '16 minutes'`);
+    expect((await sms(b, 'firing', '2026-01-02T08:30:00Z')).body).toEqual({ status: 'ok', sent: 1, skipped: 0 });
+  });
+
+  it('acknowledging holds back the repeats of that occurrence only; the next occurrence pages again', async () => {
+    const fp = 'ac4e' + '0'.repeat(12);
+    const firing = (startsAt: string) => payload([alert({ fingerprint: fp, startsAt, labels: { alertname: 'DeploymentRollbackFailed', severity: 'critical' } })], 'firing', 'email-slack-sms');
+    const group = (p: Record<string, unknown>) => ({ ...p, groupKey: '{}:{alertname="DeploymentRollbackFailed"}', commonLabels: { alertname: 'DeploymentRollbackFailed', severity: 'critical' } });
+    twilio.received.length = 0;
+    await post(a, '/hooks/alert-history', group(firing('2026-01-03T01:00:00Z')));
+    expect((await post(a, '/hooks/sms', group(firing('2026-01-03T01:00:00Z')))).body).toMatchObject({ sent: 1 });
+
+    // Bad input first: nothing recorded.
+    expect((await ack(a, { fingerprint: fp, by: 'sam' }, null)).status).toBe(401);
+    expect((await ack(a, { fingerprint: fp, by: 'sam' }, 'Bearer wrong-token-000000')).status).toBe(401);
+    expect(await ack(a, { fingerprint: 'ffff' + '0'.repeat(12), by: 'sam' })).toEqual({ status: 404, body: { error: `no alert with fingerprint ffff${'0'.repeat(12)} on record` } });
+    expect(await ack(a, { alertname: 'NeverFired', by: 'sam' })).toEqual({ status: 404, body: { error: 'no firing NeverFired alert on record' } });
+    expect((await ack(a, { fingerprint: fp, by: 'sam', note: 'x'.repeat(1001) })).status).toBe(413);
+    expect((await ack(a, { fingerprint: fp, by: 'sam', note: 'x'.repeat(20_000) })).status).toBe(413);
+    expect((await ack(a, { fingerprint: fp })).status).toBe(400); // who?
+    expect((await ack(a, '{nope')).status).toBe(400);
+    expect((await a.pool.query(`SELECT count(*)::int AS n FROM alert_history WHERE acknowledged_at IS NOT NULL`)).rows[0]).toEqual({ n: 0 });
+
+    // A browser: basic auth, the user name is who acknowledges, a form post.
+    const basic = `Basic ${Buffer.from(`sam:${ACK_TOKEN}`).toString('base64')}`;
+    const form = await fetch(`${b.url}/alerts/ack?fingerprint=${fp}`, { headers: { Authorization: basic } });
+    expect(form.status).toBe(200);
+    expect(await form.text()).toContain('<input name="by" value="sam"');
+    const done = await ack(b, `fingerprint=${fp}&id=&by=&note=on+it`, basic, 'application/x-www-form-urlencoded').catch(() => undefined);
+    expect(done).toBeDefined();
+    const row = (await a.pool.query<{ acknowledged_by: string; ack_note: string; acknowledged_at: Date }>(`SELECT acknowledged_by, ack_note, acknowledged_at FROM alert_history WHERE fingerprint = $1`, [fp])).rows[0]!;
+    expect(row).toMatchObject({ acknowledged_by: 'sam', ack_note: 'on it' });
+
+    // Again, by someone else: idempotent, the first acknowledgement kept.
+    const again = await ack(a, { fingerprint: fp, by: 'alex', note: 'me too' });
+    expect(again.status).toBe(200);
+    expect(again.body.acknowledged).toEqual([expect.objectContaining({ acknowledged_by: 'sam', ack_note: 'on it', already: true })]);
+
+    // Alertmanager repeats the occurrence after its repeat_interval (15m): held back, even past the cooldown of the first page.
+    await a.pool.query(`UPDATE observability.sms_pages SET firing_sent_at = firing_sent_at - interval '16 minutes'`);
+    expect((await post(b, '/hooks/sms', group(firing('2026-01-03T01:00:00Z')))).body).toEqual({ status: 'ok', sent: 0, skipped: 0, suppressed: 'acknowledged' });
+
+    // It resolves; the next occurrence (a new start) is not acknowledged and pages.
+    const resolved = group(payload([alert({ fingerprint: fp, status: 'resolved', startsAt: '2026-01-03T01:00:00Z', endsAt: '2026-01-03T01:20:00Z', labels: { alertname: 'DeploymentRollbackFailed', severity: 'critical' } })], 'resolved', 'email-slack-sms'));
+    await post(a, '/hooks/alert-history', resolved);
+    expect((await post(a, '/hooks/sms', resolved)).body).toMatchObject({ sent: 1 });
+    await a.pool.query(`UPDATE observability.sms_pages SET firing_sent_at = firing_sent_at - interval '16 minutes'`);
+    await post(a, '/hooks/alert-history', group(firing('2026-01-03T02:00:00Z')));
+    expect((await post(a, '/hooks/sms', group(firing('2026-01-03T02:00:00Z')))).body).toMatchObject({ sent: 1 });
+    expect(twilio.received.map((m) => m.value.body.split(':')[0])).toEqual([
+      'FIRING DeploymentRollbackFailed critical', 'RESOLVED DeploymentRollbackFailed critical', 'FIRING DeploymentRollbackFailed critical',
+    ]);
+  });
+
+  it('relays the Watchdog to the dead man\'s switch; 502 when the switch fails, so Alertmanager retries', async () => {
+    const watchdog = { ...payload([alert({ labels: { alertname: 'Watchdog', severity: 'none' }, fingerprint: 'dddd000000000000' })], 'firing', 'heartbeat'), groupKey: '{}:{alertname="Watchdog"}' };
+    expect(await post(a, '/hooks/heartbeat', watchdog)).toEqual({ status: 200, body: { status: 'ok', relayed: true } });
+    expect(heartbeat.received.map((r) => `${r.value.method} ${r.value.path}`)).toEqual(['POST /ping/5f1c']);
+    expect((await post(a, '/hooks/heartbeat', watchdog, null)).status).toBe(401);
+    heartbeat.failNext(1, 500);
+    const failed = await post(a, '/hooks/heartbeat', watchdog);
+    expect(failed.status).toBe(502);
+    expect(failed.body.error).toBe(`the dead man's switch at 127.0.0.1:${heartbeat.port} answered 500`);
+    expect(JSON.stringify(failed.body)).not.toContain('5f1c'); // the URL's secret path never shows
+    expect(await samples(a.registry, 'cc_heartbeats_total')).toEqual({ 'outcome=sent': 1, 'outcome=failed': 1, 'outcome=unconfigured': 0 });
   });
 });

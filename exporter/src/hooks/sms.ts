@@ -3,6 +3,7 @@
 // (after a failure for another recipient) does not text the same person twice.
 import type { SmsConfig } from '../config.js';
 import type { WebhookPayload } from './payload.js';
+import type { GateDecision, SmsGate } from './sms-gate.js';
 
 export const SMS_MAX_LENGTH = 160;
 
@@ -18,6 +19,8 @@ export interface SmsSenderOptions {
   dedupeMs?: number;
   fetch?: typeof fetch;
   now?: () => number;
+  /** the cooldown and acknowledgement gate (sms-gate.ts); without it every notification pages */
+  gate?: SmsGate;
 }
 
 export class TwilioError extends Error {
@@ -37,6 +40,10 @@ export interface SmsResult {
   skipped: number;
   /** one per recipient Twilio did not accept after every attempt */
   failures: TwilioError[];
+  /** why nobody was texted: the group paged within the cooldown, the occurrence is acknowledged, or its FIRING never paged */
+  suppressed?: Exclude<GateDecision, 'page'>;
+  /** the gate could not ask Postgres and let the page through */
+  gateError?: unknown;
 }
 
 export interface SmsSender {
@@ -52,6 +59,7 @@ export function createSmsSender({
   dedupeMs = 120_000,
   fetch: fetchImpl = fetch,
   now = Date.now,
+  gate,
 }: SmsSenderOptions): SmsSender {
   const url = `${config.apiBaseUrl}/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}/Messages.json`;
   const authorization = `Basic ${Buffer.from(`${config.accountSid}:${config.authToken}`).toString('base64')}`;
@@ -84,7 +92,7 @@ export function createSmsSender({
   return {
     async send(payload) {
       const body = smsText(payload);
-      const notification = `${payload.groupKey}\u0000${payload.status}\u0000${payload.alerts.map((a) => `${a.fingerprint}@${a.status}`).sort().join(',')}`;
+      const notification = `${payload.groupKey}\u0000${payload.status}\u0000${payload.alerts.map((a) => `${a.fingerprint}@${a.startsAt.toISOString()}@${a.status}`).sort().join(',')}`;
       const t = now();
       for (const [key, at] of sentAt) if (t - at > dedupeMs) sentAt.delete(key);
       // A RESOLVED ends an occurrence and a FIRING starts the next: a change of the group's
@@ -93,6 +101,11 @@ export function createSmsSender({
       const group = `${payload.groupKey}\u0000`;
       for (const key of sentAt.keys()) if (key.startsWith(group) && !key.startsWith(`${group}${payload.status}\u0000`)) sentAt.delete(key);
       const result: SmsResult = { sent: 0, skipped: 0, failures: [] };
+      if (gate) {
+        const { decision, error } = await gate.decide(payload, notification);
+        if (error !== undefined) result.gateError = error;
+        if (decision !== 'page') return { ...result, suppressed: decision };
+      }
       for (const to of config.to) {
         const key = `${notification}\u0000${to}`;
         if (sentAt.has(key)) {

@@ -154,6 +154,40 @@ export async function startTwilioSink(): Promise<TwilioSink> {
   return Object.assign(sink, { port, url: `http://127.0.0.1:${port}`, close: () => closeServer(server) });
 }
 
+// ---- a dead man's switch (healthchecks.io-like): records pings, can fail ----------------
+
+export interface HeartbeatSink extends Sink<{ method: string; path: string; body: string }> {
+  /** answer the next n pings with this status */
+  failNext(n: number, status?: number): void;
+}
+
+export async function startHeartbeatSink(): Promise<HeartbeatSink> {
+  const rec = recorder<{ method: string; path: string; body: string }>();
+  let failures = 0;
+  let failStatus = 503;
+  const server = createServer(async (req, res) => {
+    const body = await readBody(req);
+    if (failures > 0) {
+      failures--;
+      res.writeHead(failStatus, { 'Content-Type': 'text/plain' }).end('unavailable');
+      return;
+    }
+    rec.record({ method: req.method ?? '', path: req.url ?? '', body });
+    res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
+  });
+  const port = await listen(server);
+  return {
+    ...rec,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    failNext(n, status = 503) {
+      failures = n;
+      failStatus = status;
+    },
+    close: () => closeServer(server),
+  };
+}
+
 // ---- SMTP --------------------------------------------------------------------------------
 
 export interface Mail {

@@ -1,0 +1,116 @@
+// alert_history reconciled with a real Alertmanager's GET /api/v2/alerts: silenced and inhibited
+// alerts, which never reach a webhook, get their rows and states; rows whose alert Alertmanager
+// no longer holds are closed (an alert resolved while silenced sends nothing); a second pass
+// changes nothing; an Alertmanager that does not answer closes nothing.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePort, startAlertmanager, whichBinary, type RunningProcess } from '../stack/processes.js';
+import { eventually } from '../test/alerting-stack.js';
+import { connect, createTestDatabase, describeEachBackend, silentLogger, type TestDatabase } from '../test/databases.js';
+import { findTool } from '../test/tools.js';
+import { writeAlertHistory } from './alert-history.js';
+import { parseWebhookPayload } from './payload.js';
+import { createReconciler } from './reconcile.js';
+
+const alertmanagerTool = findTool('prometheus-alertmanager');
+
+describeEachBackend(`alert history reconciled with Alertmanager${alertmanagerTool.skip ? ` (skipped: ${alertmanagerTool.skip})` : ''}`, (kind) => {
+  let db: TestDatabase;
+  let client: pg.Client;
+  let am: RunningProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'cc-reconcile-'));
+
+  beforeAll(async () => {
+    if (alertmanagerTool.skip) return;
+    db = await createTestDatabase(kind);
+    client = await connect(db);
+    const config = join(dir, 'alertmanager.yml');
+    writeFileSync(config, [
+      'route: { receiver: nobody, group_wait: 1h }',
+      'receivers: [{ name: nobody }]',
+      'inhibit_rules:',
+      '  - { source_matchers: [severity="critical"], target_matchers: [severity="warning"], equal: [alertname] }',
+    ].join('\n'));
+    am = await startAlertmanager(whichBinary('prometheus-alertmanager', 'alertmanager')!, { configFile: config, dataDir: join(dir, 'data'), port: await freePort() });
+  }, 60_000);
+  afterAll(async () => {
+    await am?.stop();
+    await client?.end();
+    await db?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${am.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json().catch(() => ({})) as Promise<Record<string, unknown>>;
+  };
+  const startsAt = new Date(Date.now() - 60_000).toISOString();
+  const alert = (labels: Record<string, string>, endsAt?: string) => ({ labels, annotations: { summary: `${labels.alertname} summary` }, startsAt, ...(endsAt ? { endsAt } : {}), generatorURL: 'http://prometheus:9090/graph' });
+  const rows = async () => (await client.query<{ alertname: string; status: string; am_state: string | null; silenced_by: string[] | null; inhibited_by: string[] | null; receiver: string; ends_at: Date | null }>(
+    'SELECT alertname, status, am_state, silenced_by, inhibited_by, receiver, ends_at FROM alert_history ORDER BY alertname, severity')).rows;
+  const reconciler = (urls: string[], graceMs: number) => createReconciler({ db: client, options: { urls, intervalMs: 60_000, graceMs }, registry: new Registry(), logger: silentLogger });
+
+  it.skipIf(alertmanagerTool.skip !== undefined)('records silenced and inhibited alerts, closes rows whose alert is gone, twice the same, and closes nothing when an Alertmanager does not answer', async () => {
+    // A row a webhook wrote for an alert Alertmanager does not hold (it resolved while silenced).
+    await writeAlertHistory(client, parseWebhookPayload({
+      version: '4', receiver: 'alert-history', status: 'firing', groupKey: 'g',
+      alerts: [{ status: 'firing', labels: { alertname: 'ResolvedWhileSilenced', severity: 'critical' }, annotations: {}, startsAt, fingerprint: 'aaaa000000000001' }],
+    }));
+    // In Alertmanager: one silenced, one inhibited by a critical one of the same name.
+    await post('/api/v2/alerts', [
+      alert({ alertname: 'PaymentFailures', severity: 'critical' }),
+      alert({ alertname: 'LowDiskSpace', severity: 'warning' }),
+      alert({ alertname: 'LowDiskSpace', severity: 'critical' }),
+    ]);
+    const silence = await post('/api/v2/silences', {
+      matchers: [{ name: 'alertname', value: 'PaymentFailures', isRegex: false, isEqual: true }],
+      startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'sam', comment: 'on it',
+    });
+    await eventually(async () => {
+      const res = (await (await fetch(`${am.url}/api/v2/alerts`)).json()) as { status: { state: string } }[];
+      return res.length === 3 && res.filter((a) => a.status.state === 'suppressed').length === 2 ? true : undefined;
+    }, 30_000, 'Alertmanager holding one silenced and one inhibited alert');
+
+    // Within the grace period nothing is closed: a restarted Alertmanager is empty for a minute.
+    const first = await reconciler([am.url], 60_000).runOnce();
+    expect(first).toMatchObject({ ok: true, inserted: 3, closed: 0 });
+    expect(await rows()).toEqual([
+      expect.objectContaining({ alertname: 'LowDiskSpace', status: 'firing', am_state: 'active', receiver: '(reconciled)' }),
+      expect.objectContaining({ alertname: 'LowDiskSpace', status: 'firing', am_state: 'inhibited', inhibited_by: [expect.stringMatching(/^[0-9a-f]{16}$/)] }),
+      expect.objectContaining({ alertname: 'PaymentFailures', status: 'firing', am_state: 'silenced', silenced_by: [silence.silenceID] }),
+      expect.objectContaining({ alertname: 'ResolvedWhileSilenced', status: 'firing', am_state: null }),
+    ]);
+
+    // The silenced alert resolves (Prometheus sends it with an end): Alertmanager drops it and sends nothing.
+    await post('/api/v2/alerts', [alert({ alertname: 'PaymentFailures', severity: 'critical' }, new Date(Date.now() - 1000).toISOString())]);
+    await eventually(async () => ((await (await fetch(`${am.url}/api/v2/alerts`)).json()) as unknown[]).length === 2 ? true : undefined, 30_000, 'the resolved alert gone from the API');
+
+    // One Alertmanager of two does not answer: nothing is closed, whatever the grace.
+    const partial = await reconciler([am.url, 'http://127.0.0.1:1'], 0).runOnce();
+    expect(partial).toMatchObject({ ok: false, closed: 0 });
+    expect((await rows()).filter((r) => r.status === 'resolved')).toEqual([]);
+
+    const second = await reconciler([am.url], 0).runOnce();
+    expect(second).toMatchObject({ ok: true, inserted: 0, closed: 2 });
+    const after = await rows();
+    expect(after.find((r) => r.alertname === 'PaymentFailures')).toMatchObject({ status: 'resolved', am_state: 'gone' });
+    expect(after.find((r) => r.alertname === 'ResolvedWhileSilenced')).toMatchObject({ status: 'resolved', am_state: 'gone' });
+    expect(after.find((r) => r.alertname === 'PaymentFailures')?.ends_at).toBeInstanceOf(Date);
+
+    // Again: nothing changes, nothing is reopened.
+    expect(await reconciler([am.url], 0).runOnce()).toMatchObject({ ok: true, inserted: 0, closed: 0 });
+    expect(await rows()).toEqual(after.map((r) => ({ ...r })));
+
+    // A late resolved notification for a row the reconciler closed sets its real end.
+    await writeAlertHistory(client, parseWebhookPayload({
+      version: '4', receiver: 'alert-history', status: 'resolved', groupKey: 'g',
+      alerts: [{ status: 'resolved', labels: { alertname: 'ResolvedWhileSilenced', severity: 'critical' }, annotations: {}, startsAt, endsAt: '2026-01-01T00:00:00Z', fingerprint: 'aaaa000000000001' }],
+    }));
+    expect((await rows()).find((r) => r.alertname === 'ResolvedWhileSilenced')?.ends_at?.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  }, 120_000);
+});
