@@ -17,7 +17,12 @@ ALTER TABLE public.alert_history
   ADD COLUMN IF NOT EXISTS am_state        text CHECK (am_state IN ('active', 'silenced', 'inhibited', 'gone')),
   ADD COLUMN IF NOT EXISTS silenced_by     text[],
   ADD COLUMN IF NOT EXISTS inhibited_by    text[],
-  ADD COLUMN IF NOT EXISTS reconciled_at   timestamptz;
+  ADD COLUMN IF NOT EXISTS reconciled_at   timestamptz,
+  -- resolved while silenced: Alertmanager sent nothing and still counts the alert as notified
+  -- firing, so it would swallow the next occurrence's FIRING page. Once no silence matches, the
+  -- exporter sends Alertmanager the resolution ('pending' -> 'replayed'), which clears that;
+  -- 'superseded' when the alert fired again first.
+  ADD COLUMN IF NOT EXISTS muted_resolution text CHECK (muted_resolution IN ('pending', 'replayed', 'superseded'));
 
 -- The SMS bridge's cooldown, one row per Alertmanager alert group, shared by every exporter
 -- replica (Alertmanager's webhook may reach any of them): at most one FIRING page per group and

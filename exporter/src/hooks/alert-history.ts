@@ -23,7 +23,13 @@ SELECT a.fingerprint, a.alertname, a.severity, a.status, a.starts_at, a.ends_at,
        generator_url    = coalesce(excluded.generator_url, h.generator_url),
        receiver         = excluded.receiver,
        notifications    = h.notifications + 1,
+       -- Alertmanager did notify the resolution: nothing to send it again (reconcile.ts)
+       muted_resolution = CASE WHEN excluded.status = 'resolved' AND h.muted_resolution = 'pending' THEN NULL ELSE h.muted_resolution END,
        last_received_at = now()`;
+
+// The same before migration 010 (no muted_resolution column): the webhook keeps working while
+// the schema waits to be migrated.
+export const UPSERT_BEFORE_010 = UPSERT_ALERT_HISTORY.replace(/\n\s+-- Alertmanager did notify[^\n]*\n[^\n]*muted_resolution[^\n]*\n/, '\n');
 
 /** Writes the payload's alerts; returns how many of each status were written. */
 export async function writeAlertHistory(db: Queryable, payload: WebhookPayload): Promise<{ firing: number; resolved: number }> {
@@ -42,7 +48,15 @@ export async function writeAlertHistory(db: Queryable, payload: WebhookPayload):
     generator_url: a.generatorURL ?? null,
     receiver: payload.receiver || null,
   }));
-  if (rows.length > 0) await db.query(UPSERT_ALERT_HISTORY, [JSON.stringify(rows)]);
+  if (rows.length > 0) {
+    const params = [JSON.stringify(rows)];
+    try {
+      await db.query(UPSERT_ALERT_HISTORY, params);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42703') throw err; // undefined column: 010 not applied yet
+      await db.query(UPSERT_BEFORE_010, params);
+    }
+  }
   return {
     firing: rows.filter((r) => r.status === 'firing').length,
     resolved: rows.filter((r) => r.status === 'resolved').length,

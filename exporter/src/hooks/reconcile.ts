@@ -7,6 +7,11 @@
 //   every configured Alertmanager answered, and only once the row has gone unseen for
 //   ALERTMANAGER_RECONCILE_GRACE (a restarted Alertmanager is empty until Prometheus re-sends,
 //   every minute), so a restart never closes live alerts;
+// - a row closed while its alert was silenced is marked: Alertmanager sent no resolution and still
+//   counts the alert as notified firing, so it would swallow the next occurrence's FIRING page
+//   until repeat_interval (prometheus/alertmanager#226). Once no active silence matches it (and it
+//   has not fired again), the exporter posts the resolved alert back to every Alertmanager, which
+//   then notifies the resolution and pages the next occurrence normally;
 // - nothing is ever reopened, and doing it again changes nothing (one statement per pass).
 // With several Alertmanagers (a cluster) the union of their alerts is the truth; with several
 // exporters, each may reconcile: the statement is idempotent.
@@ -73,7 +78,8 @@ WITH held AS (
   RETURNING (xmax = 0) AS inserted
 ), closed AS (
   UPDATE public.alert_history h
-     SET status = 'resolved', ends_at = now(), am_state = 'gone'
+     SET status = 'resolved', ends_at = now(), am_state = 'gone',
+         muted_resolution = CASE WHEN h.am_state = 'silenced' THEN 'pending' END
    WHERE $3::boolean
      AND h.status = 'firing'
      AND coalesce(h.reconciled_at, h.last_received_at) < now() - make_interval(secs => $2::double precision / 1000)
@@ -84,9 +90,41 @@ SELECT (SELECT count(*) FROM upserted WHERE inserted)::integer AS inserted,
        (SELECT count(*) FROM upserted)::integer AS seen,
        (SELECT count(*) FROM closed)::integer AS closed`;
 
+// Rows resolved while silenced whose resolution Alertmanager has not heard yet; superseded when
+// the same alert has fired again since (a replay would then clobber the new occurrence).
+const PENDING_REPLAYS = `
+WITH superseded AS (
+  UPDATE public.alert_history h SET muted_resolution = 'superseded'
+   WHERE h.muted_resolution = 'pending'
+     AND EXISTS (SELECT 1 FROM public.alert_history n WHERE n.fingerprint = h.fingerprint AND n.starts_at > h.starts_at)
+)
+SELECT id, fingerprint, starts_at, ends_at, labels, annotations, generator_url
+  FROM public.alert_history h
+ WHERE muted_resolution = 'pending'
+   AND NOT EXISTS (SELECT 1 FROM public.alert_history n WHERE n.fingerprint = h.fingerprint AND n.starts_at > h.starts_at)
+ ORDER BY id
+ LIMIT 100`;
+
+interface Matcher { name: string; value: string; isRegex: boolean; isEqual?: boolean }
+interface Silence { status: { state: string }; matchers: Matcher[] }
+
+/** Whether an Alertmanager matcher list selects these labels (Go regexps are anchored; RE2 ⊂ JS here). */
+export function silenceMatches(matchers: Matcher[], labels: Record<string, string>): boolean {
+  return matchers.every((m) => {
+    const value = labels[m.name] ?? '';
+    let hit: boolean;
+    try {
+      hit = m.isRegex ? new RegExp(`^(?:${m.value})$`).test(value) : value === m.value;
+    } catch {
+      hit = false;
+    }
+    return (m.isEqual ?? true) ? hit : !hit;
+  });
+}
+
 export interface Reconciler {
   /** One pass now; never throws. */
-  runOnce(): Promise<{ ok: boolean; seen: number; inserted: number; closed: number; error?: string }>;
+  runOnce(): Promise<{ ok: boolean; seen: number; inserted: number; closed: number; replayed?: number; error?: string }>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -103,6 +141,7 @@ export function createReconciler({ db, options, registry, logger, fetch: fetchIm
   const runs = new Counter({ name: 'cc_alert_reconcile_runs_total', help: 'Reconciliations of alert_history with Alertmanager, by outcome (partial: an Alertmanager did not answer, so nothing was closed).', labelNames: ['outcome'], registers });
   const inserted = new Counter({ name: 'cc_alert_reconcile_inserted_total', help: 'Occurrences written to alert_history from Alertmanager itself (silenced, inhibited or not yet notified).', registers });
   const closed = new Counter({ name: 'cc_alert_reconcile_closed_total', help: 'alert_history rows closed because Alertmanager no longer holds their alert (no resolved notification came).', registers });
+  const replayed = new Counter({ name: 'cc_alert_reconcile_replayed_total', help: 'Resolutions of alerts that resolved while silenced, sent back to Alertmanager once the silence ended (so the next occurrence pages).', registers });
   const lastSuccess = new Gauge({ name: 'cc_alert_reconcile_last_success_timestamp_seconds', help: 'When alert_history was last reconciled with every Alertmanager.', registers });
   for (const outcome of ['success', 'partial', 'failed']) runs.inc({ outcome }, 0);
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -168,14 +207,43 @@ export function createReconciler({ db, options, registry, logger, fetch: fetchIm
       inserted.inc(r.inserted);
       closed.inc(r.closed);
       if (r.inserted > 0 || r.closed > 0) log.info({ inserted: r.inserted, closed: r.closed }, 'alert history reconciled with Alertmanager');
+      const replays = complete ? await replayMutedResolutions(new Set([...held.values()].map((h) => h.fingerprint))) : 0;
       runs.inc({ outcome: complete ? 'success' : 'partial' });
       if (complete) lastSuccess.set(Date.now() / 1000);
-      return { ok: complete, ...r };
+      return { ok: complete, ...r, replayed: replays };
     } catch (err) {
       runs.inc({ outcome: 'failed' });
       log.warn({ err: describeError(err) }, 'alert history not reconciled');
       return { ok: false, seen: 0, inserted: 0, closed: 0, error: describeError(err) };
     }
+  }
+
+  async function replayMutedResolutions(heldFingerprints: Set<string>): Promise<number> {
+    const { rows } = await db.query<{ id: string; fingerprint: string; starts_at: Date; ends_at: Date; labels: Record<string, string>; annotations: Record<string, string>; generator_url: string | null }>(PENDING_REPLAYS);
+    const due = rows.filter((r) => !heldFingerprints.has(r.fingerprint));
+    if (due.length === 0) return 0;
+    const silences = (await Promise.all(options.urls.map(async (url) => {
+      const res = await fetchImpl(`${url}/api/v2/silences`, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) throw new Error(`${url}/api/v2/silences answered ${res.status}`);
+      return (await res.json()) as Silence[];
+    }))).flat().filter((s) => s.status?.state === 'active');
+    const free = due.filter((r) => !silences.some((s) => silenceMatches(s.matchers ?? [], r.labels)));
+    if (free.length === 0) return 0;
+    const body = JSON.stringify(free.map((r) => ({
+      labels: r.labels,
+      annotations: r.annotations,
+      startsAt: r.starts_at.toISOString(),
+      endsAt: r.ends_at.toISOString(),
+      ...(r.generator_url ? { generatorURL: r.generator_url } : {}),
+    })));
+    for (const url of options.urls) {
+      const res = await fetchImpl(`${url}/api/v2/alerts`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) throw new Error(`${url}/api/v2/alerts answered ${res.status} to the replayed resolutions`);
+    }
+    await db.query(`UPDATE public.alert_history SET muted_resolution = 'replayed' WHERE id = ANY($1::bigint[]) AND muted_resolution = 'pending'`, [free.map((r) => r.id)]);
+    replayed.inc(free.length);
+    log.info({ alerts: free.map((r) => r.labels.alertname) }, 'resolved while silenced: resolution sent to Alertmanager now that no silence matches');
+    return free.length;
   }
 
   const schedule = () => {
