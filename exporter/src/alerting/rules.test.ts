@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { findTool } from '../test/tools.js';
 import { repoPaths } from '../stack/processes.js';
 
@@ -82,4 +83,33 @@ describe(`Alertmanager configuration${amtool.skip ? ` (skipped: ${amtool.skip})`
       expect(result.output.split('\n')[0]).toBe(receivers);
     });
   }
+});
+
+// The paging path's worst case, from the shipped files: a row committed just after a scrape waits
+// one scrape interval, its alert one evaluation interval, its notification the route's group_wait.
+describe('paging latency bound of the shipped files', () => {
+  const seconds = (d: string) => {
+    const m = /^(\d+)(ms|s|m)$/.exec(d);
+    if (!m) throw new Error(`not a duration: ${d}`);
+    return Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1);
+  };
+  interface Route { receiver?: string; matchers?: string[]; group_wait?: string; routes?: Route[] }
+  const prom = parse(readFileSync(`${repoPaths.root}/prometheus/prometheus.yml`, 'utf8')) as { global: Record<string, string>; scrape_configs: { job_name: string; scrape_interval?: string }[] };
+  const am = parse(readFileSync(`${repoPaths.root}/alertmanager/alertmanager.yml`, 'utf8')) as { route: Route };
+  const scrape = seconds(prom.scrape_configs.find((j) => j.job_name === 'cc-exporter')?.scrape_interval ?? prom.global.scrape_interval!);
+  const evaluation = seconds(prom.global.evaluation_interval!);
+  const groupWait = (alertname: string, severity: string) => {
+    const route = am.route.routes!.find((r) => r.receiver !== 'alert-history' && r.matchers?.every((m) => m === `alertname="${alertname}"` || m === `severity="${severity}"`));
+    return seconds(route?.group_wait ?? am.route.group_wait!);
+  };
+
+  it('is 15 s or less for a payment failure (SMS within 20 s of the row, with delivery)', () => {
+    expect({ scrape, evaluation, groupWait: groupWait('PaymentFailures', 'critical') }).toEqual({ scrape: 5, evaluation: 5, groupWait: 5 });
+  });
+
+  it('has every critical route wait 10 s or less', () => {
+    for (const route of am.route.routes!.filter((r) => r.matchers?.some((m) => m === 'severity="critical"') || ['PaymentFailures', 'HighErrorRate', 'DbConnectionPoolSaturated', 'AlertmanagerNotificationsFailing', 'DeploymentRollbackFailed', 'DeploymentRolledBack'].some((n) => r.matchers?.includes(`alertname="${n}"`)))) {
+      expect(seconds(route.group_wait ?? am.route.group_wait!), JSON.stringify(route.matchers)).toBeLessThanOrEqual(10);
+    }
+  });
 });

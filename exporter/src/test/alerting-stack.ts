@@ -3,7 +3,7 @@
 // exporter with its webhooks, the real Prometheus and Alertmanager binaries, and recording
 // sinks for SMTP, Slack and Twilio.
 //
-// What differs from production, and only this: Prometheus scrapes and evaluates every second
+// What differs from production, and only this (nothing but addresses with shippedTimers): Prometheus scrapes and evaluates every second
 // and loads prometheus/rules/*.yml as they are (timeScale 1, the default) or, for a quick local
 // run, a copy whose durations (for:, range windows) are divided by timeScale; Alertmanager's copy has short group_wait / group_interval and points its
 // receivers (exporter URL, SMTP host, secret files) at the local processes. Expressions,
@@ -55,6 +55,10 @@ export interface AlertingStackOptions {
   env?: Record<string, string>;
   /** load the demo data of sql/seed (stores, orders, deployments) */
   seed?: boolean;
+  /** keep prometheus.yml's scrape and evaluation intervals and alertmanager.yml's grouping timers as shipped */
+  shippedTimers?: boolean;
+  /** the exporter reaches Postgres through this connection string (e.g. a proxy's) instead of the database's own */
+  exporterConnectionString?: (db: TestDatabase) => Promise<string>;
 }
 
 /** The exporter settings of Alertmanager's webhooks (token, the SMS bridge pointed at the Twilio sink). */
@@ -98,7 +102,7 @@ export function scaleRuleDurations(text: string, scale: number): string {
     .replace(/\[(\d+)([smhd])\]/g, (_m, amount: string, unit: string) => `[${scaled(amount, unit)}]`);
 }
 
-export async function startAlertingStack({ timeScale = 1, env = {}, seed = false }: AlertingStackOptions = {}): Promise<AlertingStack> {
+export async function startAlertingStack({ timeScale = 1, env = {}, seed = false, shippedTimers = false, exporterConnectionString }: AlertingStackOptions = {}): Promise<AlertingStack> {
   const prometheusBinary = whichBinary('prometheus');
   const alertmanagerBinary = whichBinary('prometheus-alertmanager', 'alertmanager');
   if (!prometheusBinary || !alertmanagerBinary) throw new Error('prometheus and prometheus-alertmanager must be installed (Debian packages prometheus, prometheus-alertmanager)');
@@ -115,7 +119,7 @@ export async function startAlertingStack({ timeScale = 1, env = {}, seed = false
     const [smtp, slack, twilio] = await Promise.all([startSmtpSink(), startSlackSink(), startTwilioSink()]);
     stops.push(() => smtp.close(), () => slack.close(), () => twilio.close());
 
-    const exporter = await startExporter(db.connectionString, {
+    const exporter = await startExporter(exporterConnectionString ? await exporterConnectionString(db) : db.connectionString, {
       ...(backend === 'pglite' ? { DB_POOL_MAX: '1' } : {}),
       ...webhookEnv(twilio.url),
       ...env,
@@ -132,15 +136,14 @@ export async function startAlertingStack({ timeScale = 1, env = {}, seed = false
       exporter: new URL(exporter.url).host,
       alertmanager: `127.0.0.1:${amPort}`,
       self: `127.0.0.1:${promPort}`,
-      scrapeInterval: '1s',
-      evaluationInterval: '1s',
+      ...(shippedTimers ? {} : { scrapeInterval: '1s', evaluationInterval: '1s' }),
       ruleFiles: [rules],
     }));
     const amConfig = writeAlertmanagerConfigCopy(join(dir, 'alertmanager'), {
       exporterUrl: exporter.url,
       smarthost: `127.0.0.1:${smtp.port}`,
       secretsDir: secrets,
-      timing: { groupWait: '1s', groupInterval: '2s' },
+      ...(shippedTimers ? {} : { timing: { groupWait: '1s', groupInterval: '2s' } }),
     });
     // The sink's self-signed certificate is the only root Alertmanager trusts (Go reads SSL_CERT_FILE),
     // so the production require_tls stays on.
