@@ -45,6 +45,7 @@ put cc-exporter-db-password "$(random)"
 put cc-grafana-db-password "$(random)"
 put grafana-admin-password "$(random)"
 put hooks-token "$(random)"
+put ack-token "$(random)"
 # The role that owns the schema, for `migrate` and `db-roles`; the exporter's own login.
 put migrate-database-url "postgresql://postgres:$(get postgres-password)@postgres:5432/$db?sslmode=disable"
 put exporter-database-url "postgresql://cc_exporter:$(get cc-exporter-db-password)@postgres:5432/$db?sslmode=disable"
@@ -54,6 +55,8 @@ put smtp-password 'replace-with-a-resend-api-key'
 put slack-webhook-url 'http://127.0.0.1:9/slack-webhook-not-configured'
 # Read only when .env sets TWILIO_AUTH_TOKEN_FILE (the SMS bridge is off without it).
 put twilio-auth-token 'replace-with-the-twilio-auth-token'
+# Read only when .env sets HEARTBEAT_URL_FILE: the dead man's switch the Watchdog pings.
+put heartbeat-url 'https://hc-ping.com/replace-with-your-check-uuid'
 
 if [ -n "$created" ]; then
   echo "created in $dir/:$created"

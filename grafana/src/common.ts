@@ -124,6 +124,15 @@ export function labelVariable(name: string, label: string, metric: string, descr
     .current({ text: 'All', value: '$__all' });
 }
 
+/** Where on-call's browser reaches the exporter: the alert tables link its /alerts/ack. */
+export const exporterUrlVariable = () =>
+  new dashboard.TextBoxVariableBuilder('exporter_url')
+    .label('Exporter URL')
+    .description("The exporter's address as your browser reaches it, for the Acknowledge links (its /alerts/ack asks for your name and ACK_AUTH_TOKEN).")
+    .defaultValue('http://localhost:9464')
+    .current({ text: 'http://localhost:9464', value: 'http://localhost:9464' })
+    .hide(dashboard.VariableHide.HideVariable);
+
 export const storeVariable = () => labelVariable('store', 'Store', 'cc_orders_active', 'Stores, by slug, as the order collector labels them.');
 export const environmentVariable = () =>
   labelVariable('environment', 'Environment', 'cc_deployment_info', 'Deployment environments that have a row in deployment_log.');
@@ -232,7 +241,7 @@ export function statPanel(spec: StatSpec): stat.PanelBuilder {
 
 export interface TableSpec extends PanelSpec {
   /** per-column units and display names */
-  columns?: Record<string, { unit?: string; displayName?: string; hidden?: boolean }>;
+  columns?: Record<string, { unit?: string; displayName?: string; hidden?: boolean; links?: { title: string; url: string }[] }>;
   /** Prometheus instant queries, one per column, joined on these labels into one table */
   joinOn?: string;
   sortBy?: { column: string; desc: boolean };
@@ -252,6 +261,7 @@ export function tablePanel(spec: TableSpec): table.PanelBuilder {
     if (options.unit) properties.push({ id: 'unit', value: options.unit });
     if (options.displayName) properties.push({ id: 'displayName', value: options.displayName });
     if (options.hidden) properties.push({ id: 'custom.hidden', value: true });
+    if (options.links) properties.push({ id: 'links', value: options.links.map((l) => ({ ...l, targetBlank: true })) });
     panel.overrideByName(column, properties);
   }
   if (spec.sortBy) panel.sortBy([new common.TableSortByFieldStateBuilder().displayName(spec.sortBy.column).desc(spec.sortBy.desc)]);

@@ -131,8 +131,20 @@ describe('the System Health dashboard replaces the old page', () => {
     }
   });
 
-  it('has datasource, store and environment variables', () => {
-    expect((board.templating?.list ?? []).map((v) => v.name)).toEqual(['datasource', 'postgres', 'store', 'environment']);
+  it('has datasource, store and environment variables, and the exporter URL of the Acknowledge links', () => {
+    expect((board.templating?.list ?? []).map((v) => v.name)).toEqual(['datasource', 'postgres', 'store', 'environment', 'exporter_url']);
+  });
+
+  it('shows who acknowledged each occurrence in the alert history, with a link that acknowledges it', () => {
+    const history = panelsOf(board).find((p) => p.title === 'Alert history')!;
+    const sqlText = ((history.targets ?? []) as { rawSql?: string }[]).map((t) => t.rawSql ?? '').join('\n');
+    for (const column of ['acknowledged_by', 'acknowledged_at', 'ack_note', 'am_state']) expect(sqlText).toContain(column);
+    const links = (history.fieldConfig?.overrides ?? []).find((o) => (o.matcher as { options?: string })?.options === 'Acknowledge')?.properties?.find((p) => p.id === 'links')?.value;
+    expect(links).toEqual([{ title: 'Acknowledge this occurrence', url: '${exporter_url}/alerts/ack?id=${__data.fields.id}', targetBlank: true }]);
+    // The Watchdog always fires: the alert counts and tables leave it out.
+    const alertQueries = panelsOf(board).filter((p) => p.title === 'Active alerts').flatMap((p) => ((p.targets ?? []) as { expr?: string }[]).map((t) => t.expr ?? ''));
+    expect(alertQueries.length).toBeGreaterThan(0);
+    for (const expr of alertQueries) expect(expr).toContain('alertname!="Watchdog"');
   });
 });
 

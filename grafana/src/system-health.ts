@@ -4,7 +4,7 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
 import {
-  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, onceAcrossReplicas, postgresVariable, prom, sql, statPanel, storeVariable, tablePanel,
+  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, exporterUrlVariable, onceAcrossReplicas, postgresVariable, prom, sql, statPanel, storeVariable, tablePanel,
   timeseriesPanel,
 } from './common.js';
 
@@ -35,6 +35,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withVariable(postgresVariable())
     .withVariable(storeVariable())
     .withVariable(environmentVariable())
+    .withVariable(exporterUrlVariable())
     .annotations(deployAnnotations());
 
   // --- Overview cards (the page's four cards), totals over the dashboard's time range.
@@ -59,12 +60,12 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       statPanel({
         title: 'Active alerts',
-        description: 'Alerts firing now in Prometheus, and how many of them are critical (those page by SMS). Silenced alerts still count here; see the Alerts row.',
+        description: 'Alerts firing now in Prometheus (the Watchdog, which always fires, left out), and how many of them are critical. Silenced alerts still count here; see the Alerts row.',
         unit: units.Short,
         named: true,
         targets: [
-          prom('count(ALERTS{alertstate="firing"}) or vector(0)', { legend: 'Firing', instant: true, refId: 'A' }),
-          prom('count(ALERTS{alertstate="firing", severity="critical"}) or vector(0)', { legend: 'Critical', instant: true, refId: 'B' }),
+          prom('count(ALERTS{alertstate="firing", alertname!="Watchdog"}) or vector(0)', { legend: 'Firing', instant: true, refId: 'A' }),
+          prom('count(ALERTS{alertstate="firing", severity="critical", alertname!="Watchdog"}) or vector(0)', { legend: 'Critical', instant: true, refId: 'B' }),
         ],
         thresholds: [[1, 'red']],
       }),
@@ -200,7 +201,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       tablePanel({
         title: 'Active alerts',
-        description: 'Alerts firing now, with their labels. Acknowledge one by silencing it in Alerting > Silences (Alertmanager datasource); the alert stays here until its condition clears.',
+        description: 'Alerts firing now, with their labels. Acknowledge one from the Alert history table below (who is on it, with a note): its repeated SMS pages stop for the cooldown, its next occurrence pages again. A silence is for planned work; the alert stays here until its condition clears.',
         unit: units.String,
         width: 16,
         columns: {
@@ -209,7 +210,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
           alertstate: { hidden: true },
           Value: { hidden: true },
         },
-        targets: [prom('ALERTS{alertstate="firing"}', { instant: true, table: true })],
+        targets: [prom('ALERTS{alertstate="firing", alertname!="Watchdog"}', { instant: true, table: true })],
       }),
     )
     .withPanel(
@@ -226,12 +227,15 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       tablePanel({
         title: 'Alert history',
-        description: 'Every alert notification Alertmanager delivered to the alert-history webhook in the time range, newest first: when it started and ended, its severity and how many notifications it took.',
+        description: "Every alert occurrence in the time range, newest first: from Alertmanager's notifications and its own API (silenced and inhibited ones too, and occurrences closed because Alertmanager no longer holds them), when it started and ended, who acknowledged it and why. Acknowledge opens the exporter's /alerts/ack for that occurrence.",
         unit: units.String,
         columns: {
           time: { unit: units.DatetimeISO, displayName: 'Started' },
           Ended: { unit: units.DatetimeISO },
+          'Acknowledged at': { unit: units.DatetimeISO },
           Notifications: { unit: units.Short },
+          id: { hidden: true },
+          Acknowledge: { links: [{ title: 'Acknowledge this occurrence', url: '${exporter_url}/alerts/ack?id=${__data.fields.id}' }] },
         },
         targets: [
           sql(`
@@ -240,9 +244,14 @@ export function systemHealth(): dashboard.DashboardBuilder {
                    severity AS "Severity",
                    status AS "Status",
                    ends_at AS "Ended",
+                   coalesce(am_state, 'notified') AS "In Alertmanager",
+                   acknowledged_by AS "Acknowledged by",
+                   acknowledged_at AS "Acknowledged at",
+                   ack_note AS "Note",
+                   CASE WHEN status = 'firing' AND acknowledged_at IS NULL THEN 'Acknowledge' ELSE '' END AS "Acknowledge",
                    annotations ->> 'summary' AS "Summary",
-                   receiver AS "Receiver",
-                   notifications AS "Notifications"
+                   notifications AS "Notifications",
+                   id
               FROM public.alert_history
              WHERE $__timeFilter(starts_at)
              ORDER BY starts_at DESC
@@ -285,7 +294,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
       timeseriesPanel({
         id: LINKED_PANELS.stuckOrders,
         title: 'Stuck orders by status and store',
-        description: 'Active orders in their status longer than the stuck threshold. StuckOrders fires when one stays stuck for 45 minutes; auto-heal moves them on.',
+        description: 'Active orders untouched in their status longer than its stuck threshold (45 minutes by default, every active status): StuckOrders fires at once. Auto-heal moves preparing and ready orders on later, and OrdersAutoHealed says so.',
         unit: units.Short,
         width: 9,
         thresholds: [[1, 'orange']],
