@@ -509,6 +509,7 @@ describe.skipIf(postgres.skip !== undefined)(`bad input over every HTTP endpoint
         TWILIO_FROM_NUMBER: '+15005550006',
         ALERT_SMS_NUMBERS: '+15005550001,+15005550002',
         TWILIO_API_BASE_URL: twilio.url,
+        SMS_COOLDOWN: '0s', // every SMS delivery of the suite pages; the cooldown's own tests are in hooks/hooks.test.ts
         OTLP_RATE_LIMIT_PER_MINUTE: '0', // every request of the suite comes from one address
         MAINTENANCE_SCHEDULER: 'off',
       },

@@ -3,7 +3,7 @@
 // events reaches email and Slack and not SMS. Prints the time from the failing event to the SMS.
 // What differs from production is listed in ../test/alerting-stack.ts (timing and addresses only).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertingStackSkip, eventually, SMTP_PASSWORD, startAlertingStack, TWILIO, type AlertingStack } from '../test/alerting-stack.js';
+import { alertingStackSkip, eventually, paymentFailuresAtZero, SMTP_PASSWORD, startAlertingStack, TWILIO, type AlertingStack } from '../test/alerting-stack.js';
 
 const skip = alertingStackSkip();
 // The project's rules as they are by default (PaymentFailures resolves 5 minutes after the last
@@ -17,11 +17,7 @@ describe.skipIf(skip !== undefined)(`alerting end to end${skip ? ` (skipped: ${s
 
   beforeAll(async () => {
     stack = await startAlertingStack({ timeScale });
-    // Prometheus has scraped the exporter, and the payment-failure series sits at 0.
-    await eventually(async () => {
-      const result = await stack.query('cc_events_total{event_type="payment_failure"}');
-      return result.length === 1 && result[0]!.value[1] === '0' ? true : undefined;
-    }, 30_000, 'cc_events_total{event_type="payment_failure"} at 0 in Prometheus');
+    await paymentFailuresAtZero(stack);
   }, 120_000);
 
   afterAll(async () => {

@@ -5,7 +5,7 @@
 // long each took (README, Alerting: "Paging latency"). The bound is the configuration's (5 + 5 +
 // 5 s, checked in rules.test.ts); a wall clock is not asserted here: a busy machine is slower.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertingStackSkip, eventually, startAlertingStack, type AlertingStack } from '../test/alerting-stack.js';
+import { alertingStackSkip, paymentFailuresAtZero, startAlertingStack, type AlertingStack } from '../test/alerting-stack.js';
 
 const skip = alertingStackSkip();
 
@@ -14,10 +14,7 @@ describe.skipIf(skip !== undefined)(`paging latency on the shipped files${skip ?
 
   beforeAll(async () => {
     stack = await startAlertingStack({ shippedTimers: true });
-    await eventually(async () => {
-      const result = await stack.query('cc:events_total:max{event_type="payment_failure"}');
-      return result.length === 1 && result[0]!.value[1] === '0' ? true : undefined;
-    }, 60_000, 'the payment-failure record at 0 in Prometheus');
+    await paymentFailuresAtZero(stack, 'cc:events_total:max', 60_000);
   }, 120_000);
 
   afterAll(async () => {

@@ -10,7 +10,7 @@
 //    one after it. Needs the Postgres server (the proxy).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertingStackSkip, eventually, startAlertingStack, type AlertingStack } from '../test/alerting-stack.js';
+import { alertingStackSkip, eventually, paymentFailuresAtZero, startAlertingStack, type AlertingStack } from '../test/alerting-stack.js';
 import { backends } from '../test/databases.js';
 import { samples } from '../test/metrics.js';
 import { startProxy, type DbProxy } from '../test/proxy.js';
@@ -38,10 +38,7 @@ describe.skipIf(skip !== undefined)(`alert semantics with the real Prometheus an
     });
     direct = new pg.Client({ connectionString: stack.db.connectionString });
     await direct.connect();
-    await eventually(async () => {
-      const result = await stack.query('cc:events_total:max{event_type="payment_failure"}');
-      return result.length === 1 && result[0]!.value[1] === '0' ? true : undefined;
-    }, 30_000, 'the payment-failure record at 0 in Prometheus');
+    await paymentFailuresAtZero(stack, 'cc:events_total:max');
   }, 120_000);
 
   afterAll(async () => {

@@ -50,7 +50,7 @@ export function parseAck(input: Record<string, unknown>, byFallback?: string): A
   if (!by) throw new AckError('by is required: who acknowledges (a name or handle)', 400);
   if (by.length > MAX_ACK_BY) throw new AckError(`by is ${by.length} characters; at most ${MAX_ACK_BY}`, 400);
   // Postgres refuses NUL in text; nothing else is special.
-  if (/\u0000/.test(by + (note ?? ''))) throw new AckError('by and note must not contain NUL characters', 400);
+  if ((by + (note ?? '')).includes('\u0000')) throw new AckError('by and note must not contain NUL characters', 400);
 
   const id = str('id');
   const fingerprint = str('fingerprint');

@@ -25,6 +25,20 @@ function alert(overrides: Record<string, unknown> = {}): Record<string, unknown>
   };
 }
 
+/** An exporter's settings with the webhooks on, the SMS bridge pointed at the Twilio sink, its secrets in files of dir. */
+function hooksEnv(dir: string, twilioUrl: string, numbers: string): Record<string, string> {
+  return {
+    DB_POOL_MAX: '1',
+    COLLECTORS: 'database',
+    HOOKS_AUTH_TOKEN_FILE: secretFile(dir, 'hooks-token', TOKEN),
+    TWILIO_ACCOUNT_SID: SID,
+    TWILIO_AUTH_TOKEN_FILE: secretFile(dir, 'twilio-token', 'twilio-secret'),
+    TWILIO_FROM_NUMBER: '+15005550006',
+    ALERT_SMS_NUMBERS: numbers,
+    TWILIO_API_BASE_URL: twilioUrl,
+  };
+}
+
 function payload(alerts: Record<string, unknown>[], status = 'firing', receiver = 'alert-history'): Record<string, unknown> {
   return {
     version: '4',
@@ -98,14 +112,7 @@ describeEachBackend('alert webhooks', (kind) => {
     twilio = await startTwilioSink();
     const dir = mkdtempSync(join(tmpdir(), 'cc-hooks-'));
     exporter = await startExporter(db.connectionString, {
-      DB_POOL_MAX: '1',
-      COLLECTORS: 'database',
-      HOOKS_AUTH_TOKEN_FILE: secretFile(dir, 'hooks-token', TOKEN),
-      TWILIO_ACCOUNT_SID: SID,
-      TWILIO_AUTH_TOKEN_FILE: secretFile(dir, 'twilio-token', 'twilio-secret'),
-      TWILIO_FROM_NUMBER: '+15005550006',
-      ALERT_SMS_NUMBERS: '+15005550001,+15005550002',
-      TWILIO_API_BASE_URL: twilio.url,
+      ...hooksEnv(dir, twilio.url, '+15005550001,+15005550002'),
       SMS_COOLDOWN: '0s', // every notification on its own here; the cooldown has its own tests below
     });
   });
@@ -236,14 +243,7 @@ describeEachBackend('SMS cooldown and acknowledgement', (kind) => {
     [twilio, heartbeat] = await Promise.all([startTwilioSink(), startHeartbeatSink()]);
     const dir = mkdtempSync(join(tmpdir(), 'cc-hooks-'));
     const env = {
-      DB_POOL_MAX: '1',
-      COLLECTORS: 'database',
-      HOOKS_AUTH_TOKEN_FILE: secretFile(dir, 'hooks-token', TOKEN),
-      TWILIO_ACCOUNT_SID: SID,
-      TWILIO_AUTH_TOKEN_FILE: secretFile(dir, 'twilio-token', 'twilio-secret'),
-      TWILIO_FROM_NUMBER: '+15005550006',
-      ALERT_SMS_NUMBERS: '+15005550001',
-      TWILIO_API_BASE_URL: twilio.url,
+      ...hooksEnv(dir, twilio.url, '+15005550001'),
       ACK_AUTH_TOKEN_FILE: secretFile(dir, 'ack-token', ACK_TOKEN),
       HEARTBEAT_URL_FILE: secretFile(dir, 'heartbeat-url', `${heartbeat.url}/ping/5f1c`),
     };

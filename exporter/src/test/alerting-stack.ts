@@ -183,6 +183,14 @@ export async function startAlertingStack({ timeScale = 1, env = {}, seed = false
   }
 }
 
+/** Waits until Prometheus holds the payment-failure series (or its de-duplicating record) at 0: alerts can see the first failure. */
+export async function paymentFailuresAtZero(stack: AlertingStack, series: 'cc_events_total' | 'cc:events_total:max' = 'cc_events_total', timeoutMs = 30_000): Promise<void> {
+  await eventually(async () => {
+    const result = await stack.query(`${series}{event_type="payment_failure"}`);
+    return result.length === 1 && result[0]!.value[1] === '0' ? true : undefined;
+  }, timeoutMs, `${series}{event_type="payment_failure"} at 0 in Prometheus`);
+}
+
 /** Polls fn until it returns a value other than undefined, or fails after timeoutMs. */
 export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
