@@ -3,7 +3,8 @@
 // JSON). Authenticated with ACK_AUTH_TOKEN: `Authorization: Bearer <token>` (scripts, with `by`
 // in the body), or HTTP Basic with the token as password and your name as user (a browser asks
 // for both; the name is who acknowledged). Without ACK_AUTH_TOKEN the routes answer 404 and say so.
-// 401 unauthenticated, 400 bad input, 404 no such occurrence, 413 an oversized note or body;
+// 401 unauthenticated, 403 a post from another origin (a forged form), 400 bad input, 404 no such
+// occurrence, 413 an oversized note or body;
 // acknowledging again answers 200 with the first acknowledgement kept.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
@@ -67,8 +68,28 @@ export function createAckRouter({ db, token, registry, logger }: { db: Queryable
 <p><button type="submit">Acknowledge</button></p></form>`);
   });
 
+  // A browser keeps basic-auth credentials for the origin: a page elsewhere must not post the form
+  // with them (cross-site request forgery). Browsers name the page's origin on every cross-origin POST.
+  const sameOrigin: RequestHandler = (req, res, next) => {
+    const origin = req.get('origin');
+    if (origin !== undefined && origin !== 'null') {
+      let host: string | undefined;
+      try {
+        host = new URL(origin).host;
+      } catch {
+        host = undefined;
+      }
+      if (host !== req.get('host')) {
+        res.status(403).json({ error: `acknowledging from another origin (${origin.slice(0, 100)}) is refused` });
+        return;
+      }
+    }
+    next();
+  };
+
   router.post(
     ACK_PATH,
+    sameOrigin,
     auth,
     express.json({ limit: '16kb' }),
     express.urlencoded({ extended: false, limit: '16kb' }),

@@ -320,6 +320,15 @@ describeEachBackend('SMS cooldown and acknowledgement', (kind) => {
     expect((await ack(a, '{nope')).status).toBe(400);
     expect((await a.pool.query(`SELECT count(*)::int AS n FROM alert_history WHERE acknowledged_at IS NOT NULL`)).rows[0]).toEqual({ n: 0 });
 
+    // A page of another site posting the form with the browser's remembered credentials: refused.
+    const forged = await fetch(`${a.url}/alerts/ack`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`sam:${ACK_TOKEN}`).toString('base64')}`, Origin: 'https://evil.example' },
+      body: `fingerprint=${fp}&by=sam`,
+    });
+    expect(forged.status).toBe(403);
+    expect((await a.pool.query(`SELECT count(*)::int AS n FROM alert_history WHERE acknowledged_at IS NOT NULL`)).rows[0]).toEqual({ n: 0 });
+
     // A browser: basic auth, the user name is who acknowledges, a form post.
     const basic = `Basic ${Buffer.from(`sam:${ACK_TOKEN}`).toString('base64')}`;
     const form = await fetch(`${b.url}/alerts/ack?fingerprint=${fp}`, { headers: { Authorization: basic } });
