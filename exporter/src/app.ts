@@ -25,6 +25,9 @@ export interface AppDeps {
 export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Behind a trusted proxy (TRUST_PROXY) req.ip is the client X-Forwarded-For names, so the OTLP
+  // rate limit keys on each browser, not on the proxy; from any other peer the header is ignored.
+  app.set('trust proxy', otlp.options.trustProxy);
 
   app.get('/', (_req, res) => {
     res.type('text/html').send(

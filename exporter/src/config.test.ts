@@ -167,6 +167,18 @@ describe('config: Alertmanager webhooks and the SMS bridge', () => {
     expect(problems.join('\n')).not.toContain('secret-uuid');
   });
 
+  it('reads TRUST_PROXY as a hop count or a list of addresses, CIDRs and named sets, and names a bad entry', () => {
+    expect(loadConfig({}).otlp.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '1' }).otlp.trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8, 192.0.2.1' }).otlp.trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.1']);
+    expect(problemsOf({ TRUST_PROXY: '10.0.0.0/33, proxy.example, 11' })).toEqual([
+      'TRUST_PROXY: "10.0.0.0/33" is not a hop count, an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal',
+      'TRUST_PROXY: "proxy.example" is not a hop count, an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal',
+      'TRUST_PROXY: "11" is not a hop count, an IP address, a CIDR (10.0.0.0/8) or one of loopback, linklocal, uniquelocal',
+    ]);
+    expect(problemsOf({ TRUST_PROXY: '11' })).toEqual(['TRUST_PROXY must be at most 10 hops, got 11']);
+  });
+
   it('lists every webhook problem at once', () => {
     expect(problemsOf({ TWILIO_ACCOUNT_SID: sid, TWILIO_FROM_NUMBER: '+15005550006' })).toEqual([
       'the SMS bridge needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER and ALERT_SMS_NUMBERS together; missing TWILIO_AUTH_TOKEN, ALERT_SMS_NUMBERS',

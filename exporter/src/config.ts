@@ -2,6 +2,7 @@
 // problem reported at once. Secrets may come from files (VAR_FILE) so they stay out of the
 // environment listing and out of the repo.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { collectorNames } from './collectors/index.js';
 
@@ -58,6 +59,12 @@ export interface Config {
     corsAllowedOrigins: string[];
     /** requests per client (IP) per minute; 0 disables the limit */
     rateLimitPerMinute: number;
+    /**
+     * which peers are proxies whose X-Forwarded-For names the client (express's "trust proxy"):
+     * false = none (the peer is the client), a hop count, or addresses / CIDRs / loopback,
+     * linklocal, uniquelocal
+     */
+    trustProxy: false | number | string[];
     /** minutes a request body's digest is kept, so a client's replay is not stored twice; 0 turns this off */
     dedupeWindowMinutes: number;
   };
@@ -142,6 +149,7 @@ export const DEFAULTS = {
   OTLP_MAX_ATTRIBUTE_LENGTH: '4096',
   OTLP_CORS_ALLOWED_ORIGINS: '',
   OTLP_RATE_LIMIT_PER_MINUTE: '600',
+  TRUST_PROXY: '',
   OTLP_DEDUPE_WINDOW_MINUTES: '60',
   TWILIO_API_BASE_URL: 'https://api.twilio.com',
   SMS_COOLDOWN: '15m',
@@ -289,6 +297,7 @@ export function loadConfig(env: Env): Config {
       maxAttributeLength: int('OTLP_MAX_ATTRIBUTE_LENGTH', 64, 1_000_000),
       corsAllowedOrigins,
       rateLimitPerMinute: int('OTLP_RATE_LIMIT_PER_MINUTE', 0, 1_000_000),
+      trustProxy: parseTrustProxy(get('TRUST_PROXY'), problems),
       dedupeWindowMinutes: int('OTLP_DEDUPE_WINDOW_MINUTES', 0, 10_080),
     },
     hooks,
@@ -352,6 +361,30 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function parseList(raw: string): string[] {
   return [...new Set(raw.split(',').map((s) => s.trim()).filter(Boolean))];
+}
+
+const PROXY_SETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** TRUST_PROXY: empty (no proxy), a hop count, or a list of addresses, CIDRs and named sets. */
+function parseTrustProxy(raw: string, problems: string[]): false | number | string[] {
+  const value = raw.trim();
+  if (value === '' || value === 'false') return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 10) problems.push(`TRUST_PROXY must be at most 10 hops, got ${hops}`);
+    return hops === 0 ? false : hops;
+  }
+  const entries = parseList(value);
+  for (const entry of entries) {
+    if (PROXY_SETS.includes(entry)) continue;
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxPrefix = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= maxPrefix))) {
+      problems.push(`TRUST_PROXY: "${entry}" is not a hop count, an IP address, a CIDR (10.0.0.0/8) or one of ${PROXY_SETS.join(', ')}`);
+    }
+  }
+  return entries;
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };

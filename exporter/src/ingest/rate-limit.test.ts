@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../test/databases.js';
+import { startExporter, type RunningExporter } from '../test/exporter.js';
+import { jsonRequest } from '../test/otlp.js';
 import { clientKey } from './otlp.js';
 import { createRateLimiter } from './rate-limit.js';
 
@@ -60,5 +63,52 @@ describe('clientKey', () => {
     expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
     expect(clientKey('::1')).toBe('0:0:0:0::/64');
     expect(clientKey(undefined)).toBe('unknown');
+  });
+});
+
+// TRUST_PROXY, with real exporters on the embedded database: the tests' requests come from
+// 127.0.0.1, which is the proxy (loopback trusted) or an untrusted peer forging the header.
+describe('the rate limit behind a proxy (TRUST_PROXY)', () => {
+  let db: TestDatabase;
+  const exporters: RunningExporter[] = [];
+  const start = async (env: Record<string, string>) => {
+    const exporter = await startExporter(db.connectionString, { DB_POOL_MAX: '1', COLLECTORS: 'database', OTLP_RATE_LIMIT_PER_MINUTE: '3', OTLP_DEDUPE_WINDOW_MINUTES: '0', ...env });
+    exporters.push(exporter);
+    return exporter;
+  };
+  const body = JSON.stringify(jsonRequest([{ name: 'page_view', attributes: { page: '/menu' } }]));
+  const send = async (exporter: RunningExporter, forwardedFor?: string) =>
+    (await fetch(`${exporter.url}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(forwardedFor ? { 'X-Forwarded-For': forwardedFor } : {}) }, body })).status;
+  const statuses = async (exporter: RunningExporter, clients: string[]) => {
+    const out: Record<number, number> = {};
+    for (const client of clients) {
+      const status = await send(exporter, client);
+      out[status] = (out[status] ?? 0) + 1;
+    }
+    return out;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('pglite');
+  });
+  afterAll(async () => {
+    for (const e of exporters) await e.stop();
+    await db?.stop();
+  });
+
+  it('keys each forwarded client on its own behind a trusted proxy (250 clients, none refused), and still limits each one', async () => {
+    const exporter = await start({ TRUST_PROXY: 'loopback' });
+    // 250 browsers behind the proxy, one request each (the proxy appends the address it saw).
+    expect(await statuses(exporter, Array.from({ length: 250 }, (_, i) => `203.0.113.${i}`))).toEqual({ 200: 250 });
+    // One of them sends five: three pass (the burst), two wait.
+    expect(await statuses(exporter, Array(5).fill('192.0.2.7'))).toEqual({ 200: 3, 429: 2 });
+  });
+
+  it('ignores X-Forwarded-For from a peer that is not a trusted proxy, and by default', async () => {
+    for (const env of [{}, { TRUST_PROXY: '10.0.0.0/8, 192.168.1.1' }] as Record<string, string>[]) {
+      const exporter = await start(env);
+      // Each request claims another client; they all come from 127.0.0.1, so they share one bucket.
+      expect(await statuses(exporter, ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.5'])).toEqual({ 200: 3, 429: 2 });
+    }
   });
 });
