@@ -312,10 +312,12 @@ describeEachBackend('OTLP receiver CORS and rate limit', (kind) => {
     expect(ok.headers.get('access-control-allow-methods')).toBe('POST');
     expect(ok.headers.get('access-control-allow-headers')).toBe('Content-Type, Content-Encoding');
     expect(ok.headers.get('vary')).toBe('Origin');
+    expect(ok.headers.get('access-control-allow-credentials')).toBe('true'); // sendBeacon's credentials mode
 
     const denied = await preflight('https://evil.example');
     expect(denied.status).toBe(403);
     expect(denied.headers.get('access-control-allow-origin')).toBeNull();
+    expect(denied.headers.get('access-control-allow-credentials')).toBeNull();
     expect(await denied.json()).toEqual({ code: 7, message: 'origin https://evil.example is not allowed' });
   });
 
@@ -326,9 +328,11 @@ describeEachBackend('OTLP receiver CORS and rate limit', (kind) => {
     expect(fromShop.status).toBe(200);
     expect(fromShop.headers.get('access-control-allow-origin')).toBe(allowed);
     expect(fromShop.headers.get('access-control-expose-headers')).toBe('Retry-After');
+    expect(fromShop.headers.get('access-control-allow-credentials')).toBe('true');
 
     const fromElsewhere = await post(exporter.url, body(), { headers: { origin: 'https://evil.example' } });
     expect(fromElsewhere.headers.get('access-control-allow-origin')).toBeNull();
+    expect(fromElsewhere.headers.get('access-control-allow-credentials')).toBeNull();
 
     const sameOrigin = await post(exporter.url, body());
     expect(sameOrigin.headers.get('access-control-allow-origin')).toBeNull();

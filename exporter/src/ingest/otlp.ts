@@ -118,6 +118,10 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
     if (origin === undefined) return 'same-origin';
     if (!allowedOrigins.has(origin)) return 'denied';
     res.set('Access-Control-Allow-Origin', origin);
+    // navigator.sendBeacon (the OTel exporter's transport at page hide) always sends in credentials
+    // mode "include": without this its preflight fails and nothing is delivered. The receiver reads
+    // no cookie; the allowlist, not this header, decides who may post.
+    res.set('Access-Control-Allow-Credentials', 'true');
     res.set('Access-Control-Expose-Headers', 'Retry-After');
     return 'allowed';
   }
