@@ -15,11 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, type TestDatabase } from './test/databases.js';
-import { jsonRequest } from './test/otlp.js';
+import { jsonRequest, toProtobuf } from './test/otlp.js';
 import { secretFile, startTwilioSink, type TwilioSink } from './test/sinks.js';
 
 const serverJs = fileURLToPath(new URL('../dist/server.js', import.meta.url));
@@ -103,10 +102,6 @@ const protobuf = { 'content-type': 'application/x-protobuf' };
 const hookAuth = { authorization: `Bearer ${HOOKS_TOKEN}` };
 const metricsAuth = { authorization: `Bearer ${METRICS_TOKEN}` };
 
-const requestType = (otlpRoot as unknown as {
-  opentelemetry: { proto: { collector: { trace: { v1: Record<string, { fromObject(o: object): object; encode(m: object): { finish(): Uint8Array } }> } } } };
-}).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest!;
-const toProtobuf = (request: object): Buffer => Buffer.from(requestType.encode(requestType.fromObject(request)).finish());
 
 /** protobuf wire format by hand: a length-delimited field, a varint field */
 const varint = (value: number): Buffer => {
@@ -138,7 +133,7 @@ const oneSpan = (span: object) => ({ resourceSpans: [{ scopeSpans: [{ spans: [sp
 const goodOtlp = (session: string) => jsonRequest([{ name: 'page_view', attributes: { page: '/menu', 'session.id': session } }]);
 const bomb = (prefix: string) => gzipSync(Buffer.concat([Buffer.from(prefix), Buffer.alloc(50_000_000, 0x20)]));
 const validProtobuf = toProtobuf({
-  resourceSpans: [{ scopeSpans: [{ scope: { name: 'app' }, spans: [{ name: 'page_view', startTimeUnixNano: '1736942400000000000', attributes: [{ key: 'page', value: { stringValue: '/p' } }] }] }] }],
+  resourceSpans: [{ scopeSpans: [{ scope: { name: 'app' }, spans: [{ traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'page_view', startTimeUnixNano: '1736942400000000000', attributes: [{ key: 'page', value: { stringValue: '/p' } }] }] }] }],
 });
 
 function alert(overrides: Record<string, unknown> = {}): Record<string, unknown> {

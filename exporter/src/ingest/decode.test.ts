@@ -78,6 +78,8 @@ const request = {
 };
 
 const expected: ReceivedSpan = {
+  traceId: '5b8efff798038103d269b633813fc60c',
+  spanId: 'eee19b7ec3c1b174',
   name: 'HTTP GET',
   kind: 3,
   startTimeUnixNano: BigInt(msToNanos(T0_MS)),
@@ -107,6 +109,18 @@ const expected: ReceivedSpan = {
 describe('decoding OTLP/JSON', () => {
   it('reads hex ids, 64-bit numbers as strings or numbers, enum names, and ignores unknown fields', () => {
     expect(decodeJsonRequest(json(request), limits)).toEqual([expected]);
+  });
+
+  it('keeps invalid ids (absent, all zeros, another length, not hex, base64) and times past 64 bits as undefined, for the mapper to reject the span', () => {
+    const one = (fields: object) => decodeJsonRequest(json({ resourceSpans: [{ scopeSpans: [{ spans: [fields] }] }] }), limits)[0]!;
+    expect(one({})).toMatchObject({ traceId: undefined, spanId: undefined });
+    expect(one({ traceId: '0'.repeat(32), spanId: '0'.repeat(16) })).toMatchObject({ traceId: undefined, spanId: undefined });
+    expect(one({ traceId: 'ab'.repeat(15), spanId: 'zz'.repeat(8) })).toMatchObject({ traceId: undefined, spanId: undefined });
+    expect(one({ traceId: Buffer.alloc(16, 1).toString('base64'), spanId: 7 })).toMatchObject({ traceId: undefined, spanId: undefined });
+    expect(one({ traceId: 'AB'.repeat(16), spanId: 'Cd'.repeat(8) })).toMatchObject({ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8) });
+    // 2^64 and the 20-digit value once stored as the year 5138: not a fixed64
+    expect(one({ startTimeUnixNano: (2n ** 64n).toString(), endTimeUnixNano: '99999999999999999999' })).toMatchObject({ startTimeUnixNano: undefined, endTimeUnixNano: undefined });
+    expect(one({ startTimeUnixNano: (2n ** 64n - 1n).toString() }).startTimeUnixNano).toBe(2n ** 64n - 1n);
   });
 
   it('takes an empty object as an empty request', () => {

@@ -22,6 +22,10 @@ export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
 
 /** One span of a request, with what it inherits from its resource and scope. */
 export interface ReceivedSpan {
+  /** lower-case hex (32 digits); undefined when absent, malformed or all zeros (an invalid id) */
+  traceId: string | undefined;
+  /** lower-case hex (16 digits); undefined when absent, malformed or all zeros */
+  spanId: string | undefined;
   name: string;
   /** SpanKind value; unknown values are kept as sent */
   kind: number;
@@ -163,16 +167,18 @@ function walkRequest(request: unknown, limits: DecodeLimits): ReceivedSpan[] {
 function walkSpan(span: Obj, at: string, scopeName: string, resource: Attributes, limits: DecodeLimits): ReceivedSpan {
   const status = object(span.status, `${at}.status`);
   return {
+    traceId: id(span.traceId, 16),
+    spanId: id(span.spanId, 8),
     name: truncate(string(span.name, `${at}.name`), limits.maxAttributeLength),
     kind: enumValue(span.kind, SPAN_KINDS, `${at}.kind`),
-    startTimeUnixNano: positive(int64(span.startTimeUnixNano, `${at}.startTimeUnixNano`)),
-    endTimeUnixNano: positive(int64(span.endTimeUnixNano, `${at}.endTimeUnixNano`)),
+    startTimeUnixNano: timestamp(int64(span.startTimeUnixNano, `${at}.startTimeUnixNano`)),
+    endTimeUnixNano: timestamp(int64(span.endTimeUnixNano, `${at}.endTimeUnixNano`)),
     attributes: attributes(span.attributes, `${at}.attributes`, limits),
     events: list(span.events, `${at}.events`).map((raw, e) => {
       const event = object(raw, `${at}.events[${e}]`) ?? {};
       return {
         name: truncate(string(event.name, `${at}.events[${e}].name`), limits.maxAttributeLength),
-        timeUnixNano: positive(int64(event.timeUnixNano, `${at}.events[${e}].timeUnixNano`)),
+        timeUnixNano: timestamp(int64(event.timeUnixNano, `${at}.events[${e}].timeUnixNano`)),
         attributes: attributes(event.attributes, `${at}.events[${e}].attributes`, limits),
       };
     }),
@@ -266,8 +272,22 @@ function double(value: unknown, at: string): number {
   throw malformed(at, 'a number');
 }
 
-function positive(value: bigint): bigint | undefined {
-  return value > 0n ? value : undefined;
+const MAX_FIXED64 = 2n ** 64n - 1n;
+
+/** A fixed64 time in nanoseconds: undefined when absent (0) or out of its range (the span is then rejected, not the request). */
+function timestamp(value: bigint): bigint | undefined {
+  return value > 0n && value <= MAX_FIXED64 ? value : undefined;
+}
+
+/**
+ * A trace or span id: hex in OTLP/JSON, bytes in protobuf. Anything else, another length, or all
+ * zeros (the spec's invalid id) is undefined: the span is rejected, the request's other spans kept.
+ */
+function id(value: unknown, bytes: number): string | undefined {
+  let hex: string | undefined;
+  if (typeof value === 'string' && value.length === bytes * 2 && /^[0-9a-fA-F]+$/.test(value)) hex = value.toLowerCase();
+  else if (value instanceof Uint8Array && value.length === bytes) hex = Buffer.from(value).toString('hex');
+  return hex === undefined || /^0+$/.test(hex) ? undefined : hex;
 }
 
 function malformed(at: string, expected: string): MalformedRequestError {

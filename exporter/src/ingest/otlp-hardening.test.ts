@@ -4,12 +4,11 @@
 // request after all of it still succeeds. CORS and the rate limit, with their own exporter.
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, describeEachBackend, type BackendKind, type TestDatabase } from '../test/databases.js';
 import { startExporter, type RunningExporter } from '../test/exporter.js';
-import { jsonRequest, post, storedEvents } from '../test/otlp.js';
+import { jsonRequest, post, storedEvents, toProtobuf } from '../test/otlp.js';
 import { encodeProtobufStatus } from './decode.js';
 
 const MAX_BODY = 65_536;
@@ -17,10 +16,6 @@ const MAX_ATTRIBUTE = 256;
 const poolEnv = (kind: BackendKind) => (kind === 'pglite' ? { DB_POOL_MAX: '1' } : {});
 
 const protobuf = { headers: { 'content-type': 'application/x-protobuf' } };
-const requestType = (otlpRoot as unknown as {
-  opentelemetry: { proto: { collector: { trace: { v1: Record<string, { fromObject(o: object): object; encode(m: object): { finish(): Uint8Array } }> } } } };
-}).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest!;
-const toProtobuf = (request: object): Uint8Array => requestType.encode(requestType.fromObject(request)).finish();
 
 describeEachBackend('OTLP receiver against bad input', (kind) => {
   let db: TestDatabase;
@@ -207,8 +202,12 @@ describeEachBackend('OTLP receiver against bad input', (kind) => {
       { arbitrary: fc.tuple(nanos, fc.bigInt({ min: 0n, max: 10n ** 12n })).map(([start, d]) => ({ startTimeUnixNano: String(start), endTimeUnixNano: String(start + d) })), weight: 5 },
       fc.record({ startTimeUnixNano: time, endTimeUnixNano: time }, { requiredKeys: [] }),
     );
+    // Mostly valid ids (else every span would be rejected before the mapping), sometimes anything.
+    const hexId = (bytes: number) => fc.oneof({ arbitrary: fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex')), weight: 9 }, anyString);
     const span = fc.record(
       {
+        traceId: hexId(16),
+        spanId: hexId(8),
         name: rarely(fc.oneof(fc.constantFrom('documentLoad', 'page_view', 'route_change', 'HTTP GET', 'Navigation: /x'), anyString)),
         kind: rarely(fc.oneof(fc.integer({ min: -1, max: 6 }), fc.constantFrom('SPAN_KIND_CLIENT', 'SPAN_KIND_INTERNAL'))),
         times,
@@ -216,7 +215,7 @@ describeEachBackend('OTLP receiver against bad input', (kind) => {
         events: fc.array(fc.record({ name: fc.constantFrom('exception', 'other'), timeUnixNano: time, attributes }), { maxLength: 2 }),
         status: fc.record({ code: rarely(fc.oneof(fc.integer({ min: 0, max: 3 }), fc.constantFrom('STATUS_CODE_ERROR'))), message: anyString }, { requiredKeys: [] }),
       },
-      { requiredKeys: ['times'] },
+      { requiredKeys: ['times', 'traceId', 'spanId'] },
     ).map(({ times: t, ...rest }) => ({ ...rest, ...t }));
     const scope = fc.constantFrom('@opentelemetry/instrumentation-fetch', '@opentelemetry/instrumentation-document-load', '@opentelemetry/instrumentation-user-interaction', 'app');
     const otlpShaped = fc.record({
@@ -251,6 +250,8 @@ describeEachBackend('OTLP receiver against bad input', (kind) => {
               scope: { name: '@opentelemetry/instrumentation-fetch' },
               spans: [
                 {
+                  traceId: '5b8efff798038103d269b633813fc60c',
+                  spanId: 'eee19b7ec3c1b174',
                   name: 'GET',
                   kind: 3,
                   startTimeUnixNano: '1736942400000000000',

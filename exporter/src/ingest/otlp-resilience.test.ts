@@ -2,20 +2,13 @@
 // 503 with Retry-After and nothing stored, never a 2xx before the rows are committed; the same
 // request succeeds once Postgres is back, and the official exporter's retry delivers it once.
 import { SpanKind } from '@opentelemetry/api';
-import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, createTestDatabase, describeEachBackend, type TestDatabase } from '../test/databases.js';
 import { startExporter, type RunningExporter } from '../test/exporter.js';
-import { jsonRequest, otelClient, post, storedEvents } from '../test/otlp.js';
+import { jsonRequest, otelClient, post, storedEvents, toProtobuf } from '../test/otlp.js';
 import { startProxy, type DbProxy } from '../test/proxy.js';
 
-interface ProtoType {
-  fromObject(o: object): object;
-  encode(m: object): { finish(): Uint8Array };
-}
-const protoTypes = () =>
-  (otlpRoot as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<'ExportTraceServiceRequest', ProtoType> } } } } }).opentelemetry.proto.collector.trace.v1;
 
 const protobuf = { headers: { 'content-type': 'application/x-protobuf' } };
 
@@ -69,8 +62,7 @@ describeEachBackend('OTLP receiver while Postgres is away', (kind) => {
   });
 
   it('answers protobuf clients 503 with a protobuf Status', async () => {
-    const { ExportTraceServiceRequest } = protoTypes();
-    const body = ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(requestFor('down-proto'))).finish();
+    const body = toProtobuf(requestFor('down-proto'));
     await proxy.cut();
     try {
       const res = await post(exporter.url, body, protobuf);

@@ -12,6 +12,8 @@ function span(overrides: Partial<Omit<ReceivedSpan, 'attributes' | 'resource'>> 
   resource?: Record<string, AttributeValue>;
 }): ReceivedSpan {
   return {
+    traceId: '5b8efff798038103d269b633813fc60c',
+    spanId: 'eee19b7ec3c1b174',
     name: 'span',
     kind: 1,
     startTimeUnixNano: T0,
@@ -248,6 +250,26 @@ describe('other spans and rejections', () => {
     expect(result.rejectedSpans).toBe(3);
     expect(result.rejections).toEqual(['2 spans: missing or invalid start or end time', '1 span: end time before start time']);
     expect(result.rows).toEqual([{ createdAt: END, sessionId: null, eventType: 'page_view', eventData: { page: '/', referrer: null, userAgent: null } }]);
+  });
+
+  it('reject spans with invalid ids or clocks out of range (before 2000, over a day ahead), never stored', () => {
+    const dayAhead = BigInt(Date.now() + 86_400_000 + 60_000) * 1_000_000n;
+    const result = spansToRows(
+      [
+        span({ name: 'page_view', attributes: { page: '/a' }, traceId: undefined }),
+        span({ name: 'page_view', attributes: { page: '/b' }, spanId: undefined }),
+        span({ name: 'page_view', attributes: { page: '/c' }, startTimeUnixNano: 1n, endTimeUnixNano: 2n }),
+        span({ name: 'page_view', attributes: { page: '/d' }, startTimeUnixNano: dayAhead, endTimeUnixNano: dayAhead }),
+        span({ name: 'page_view', attributes: { page: '/e' } }),
+      ],
+      options,
+    );
+    expect(result.rejections).toEqual([
+      '2 spans: missing or invalid trace or span id',
+      '1 span: start time before the year 2000',
+      "1 span: end time more than a day ahead of the receiver's clock",
+    ]);
+    expect(result.rows.map((r) => r.eventData.page)).toEqual(['/e']);
   });
 
   it('never store NUL or lone surrogates, which Postgres refuses', () => {

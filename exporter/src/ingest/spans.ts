@@ -84,7 +84,10 @@ export function classifySpan(span: ReceivedSpan): SpanClass {
   return 'other';
 }
 
-/** Every span of a request to rows; a span with missing or inverted times is rejected whole. */
+const MIN_TIME_NANOS = BigInt(Date.UTC(2000, 0, 1)) * 1_000_000n;
+const MAX_AHEAD_MS = 86_400_000;
+
+/** Every span of a request to rows; a span with missing or inverted times, or invalid ids, is rejected whole. */
 export function spansToRows(spans: readonly ReceivedSpan[], options: MappingOptions): MappingResult {
   const rows: EventRow[] = [];
   const reasons = new Map<string, number>();
@@ -103,10 +106,15 @@ function isOtlpUpload(url: string | undefined): boolean {
 
 /** One span's rows, or why it is rejected. */
 export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRow[] | string {
+  if (span.traceId === undefined || span.spanId === undefined) return 'missing or invalid trace or span id';
   const start = span.startTimeUnixNano;
   const end = span.endTimeUnixNano;
   if (start === undefined || end === undefined) return 'missing or invalid start or end time';
   if (end < start) return 'end time before start time';
+  // A row is dated by its span's end: one from before 2000 or over a day ahead of this clock is a
+  // broken or forged clock, and would sit outside every window (or inside them for years).
+  if (start < MIN_TIME_NANOS) return 'start time before the year 2000';
+  if (end > BigInt(Date.now() + MAX_AHEAD_MS) * 1_000_000n) return 'end time more than a day ahead of the receiver\'s clock';
 
   const kind = classifySpan(span);
   const base = { createdAt: isoFromNanos(end), sessionId: sessionId(span) };
