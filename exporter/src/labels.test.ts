@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { compileRoutePatterns, LabelCap, redact, routeTemplate, scrubUrl } from './labels.js';
+import { compileRoutePatterns, LabelCap, MAX_ROUTE_INPUT, redact, routeTemplate, scrubUrl } from './labels.js';
 
 describe('routeTemplate', () => {
+  it('reads at most MAX_ROUTE_INPUT characters of a hostile 64 KB value (redaction backtracks over long runs), and still gives a bounded label', () => {
+    const hostile = ['a-'.repeat(32_768), 'x'.repeat(65_536), `/${'a-'.repeat(32_768)}`, `${'a.'.repeat(32_767)}@`, `https://h.example/${'9'.repeat(65_000)}`];
+    for (const raw of hostile) {
+      const label = routeTemplate(raw);
+      expect(label.length).toBeLessThanOrEqual(120);
+      // the same as the template of its first MAX_ROUTE_INPUT characters: nothing past them is read
+      expect(label).toBe(routeTemplate(raw.slice(0, MAX_ROUTE_INPUT)));
+    }
+    expect(routeTemplate(`/orders/123${'?q='.padEnd(70_000, 'z')}`)).toBe('/orders/:id');
+  });
+
   it('collapses ids, uuids, long hex and tokens, and drops host, query and fragment', () => {
     expect(routeTemplate('/orders/123')).toBe('/orders/:id');
     expect(routeTemplate('https://shop.example/orders/123?x=1#top')).toBe('/orders/:id');
