@@ -173,3 +173,47 @@ describe('metrics authentication', () => {
     }
   });
 });
+
+// OTLP_PORT: the public listener serves /v1/traces and nothing else; the private one serves the
+// rest and not /v1/traces.
+describe('a public listener for /v1/traces alone (OTLP_PORT)', () => {
+  let db: TestDatabase;
+  let exporter: RunningExporter;
+  let publicServer: import('node:http').Server;
+  let publicUrl: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('pglite');
+    exporter = await startExporter(db.connectionString, { DB_POOL_MAX: '1', COLLECTORS: 'database', OTLP_PORT: '4318', HOOKS_AUTH_TOKEN: 'hooks-token', ACK_AUTH_TOKEN: 'ack-token-0123456789' });
+    publicServer = exporter.publicApp!.listen(0, '127.0.0.1');
+    await new Promise((resolve) => publicServer.once('listening', resolve));
+    publicUrl = `http://127.0.0.1:${(publicServer.address() as import('node:net').AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => publicServer?.close(resolve));
+    await exporter?.stop();
+    await db?.stop();
+  });
+
+  it('accepts spans on the public listener only, and serves metrics, health, webhooks and acknowledging on the private one only', async () => {
+    const { jsonRequest } = await import('./test/otlp.js');
+    const spans = () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(jsonRequest([{ name: 'page_view', attributes: { page: '/menu' } }])) });
+    expect((await fetch(`${publicUrl}/v1/traces`, spans())).status).toBe(200);
+    expect((await fetch(`${exporter.url}/v1/traces`, spans())).status).toBe(404);
+    for (const path of ['/metrics', '/healthz', '/readyz', '/', '/hooks/alert-history', '/alerts/ack']) {
+      const res = await fetch(`${publicUrl}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(await res.json()).toEqual({ error: `no route for GET ${path}` });
+    }
+    expect((await fetch(`${exporter.url}/metrics`)).status).toBe(200);
+    expect((await fetch(`${exporter.url}/healthz`)).status).toBe(200);
+    expect(exporter.publicApp).toBeDefined();
+  });
+
+  it('keeps one port when OTLP_PORT is unset, and refuses the same port twice', async () => {
+    const { loadConfig, ConfigError } = await import('./config.js');
+    expect(loadConfig({}).otlp.port).toBeUndefined();
+    expect(() => loadConfig({ EXPORTER_PORT: '9464', OTLP_PORT: '9464' })).toThrow(ConfigError);
+    expect(() => loadConfig({ OTLP_PORT: 'public' })).toThrow(/OTLP_PORT must be a whole number from 1 to 65535, got "public"/);
+  });
+});

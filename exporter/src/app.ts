@@ -22,12 +22,29 @@ export interface AppDeps {
   hooks?: Pick<HooksDeps, 'options' | 'registry' | 'sms'>;
 }
 
-export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): express.Express {
+export interface Apps {
+  /** /metrics, health, the webhooks, acknowledging, and /v1/traces unless it has its own port */
+  app: express.Express;
+  /** with OTLP_PORT: /v1/traces alone, for the public listener */
+  publicApp: express.Express | undefined;
+}
+
+function baseApp(otlp: AppDeps['otlp']): express.Express {
   const app = express();
   app.disable('x-powered-by');
   // Behind a trusted proxy (TRUST_PROXY) req.ip is the client X-Forwarded-For names, so the OTLP
   // rate limit keys on each browser, not on the proxy; from any other peer the header is ignored.
   app.set('trust proxy', otlp.options.trustProxy);
+  return app;
+}
+
+const notFound: express.RequestHandler = (req, res) => {
+  res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
+};
+
+export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): Apps {
+  const app = baseApp(otlp);
+  const otlpRouter = createOtlpRouter({ db, options: otlp.options, routePatterns: otlp.routePatterns, registry: otlp.registry, logger });
 
   app.get('/', (_req, res) => {
     res.type('text/html').send(
@@ -60,15 +77,22 @@ export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): 
     }
   });
 
-  app.use(createOtlpRouter({ db, options: otlp.options, routePatterns: otlp.routePatterns, registry: otlp.registry, logger }));
+  // With OTLP_PORT the browsers' endpoint lives alone on the public listener (the convention of
+  // postgres_exporter and the OpenTelemetry Collector): nothing else is reachable there.
+  let publicApp: express.Express | undefined;
+  if (otlp.options.port !== undefined) {
+    publicApp = baseApp(otlp);
+    publicApp.use(otlpRouter);
+    publicApp.use(notFound);
+  } else {
+    app.use(otlpRouter);
+  }
   if (hooks) {
     app.use(createHooksRouter({ ...hooks, db, logger }));
     app.use(createAckRouter({ db, token: hooks.options.ackToken, registry: hooks.registry, logger }));
   }
 
-  app.use((req, res) => {
-    res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
-  });
+  app.use(notFound);
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
@@ -77,6 +101,7 @@ export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): 
     res.status(status).json({ error: status >= 500 ? 'internal error' : String(err.message ?? err) });
   };
   app.use(onError);
+  publicApp?.use(onError);
 
-  return app;
+  return { app, publicApp };
 }

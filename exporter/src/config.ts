@@ -65,6 +65,8 @@ export interface Config {
      * linklocal, uniquelocal
      */
     trustProxy: false | number | string[];
+    /** OTLP_PORT: /v1/traces alone on its own listener (public), everything else on port; undefined: one port */
+    port: number | undefined;
     /** minutes a request body's digest is kept, so a client's replay is not stored twice; 0 turns this off */
     dedupeWindowMinutes: number;
   };
@@ -150,6 +152,7 @@ export const DEFAULTS = {
   OTLP_CORS_ALLOWED_ORIGINS: '',
   OTLP_RATE_LIMIT_PER_MINUTE: '600',
   TRUST_PROXY: '',
+  OTLP_PORT: '',
   OTLP_DEDUPE_WINDOW_MINUTES: '60',
   TWILIO_API_BASE_URL: 'https://api.twilio.com',
   SMS_COOLDOWN: '15m',
@@ -298,6 +301,7 @@ export function loadConfig(env: Env): Config {
       corsAllowedOrigins,
       rateLimitPerMinute: int('OTLP_RATE_LIMIT_PER_MINUTE', 0, 1_000_000),
       trustProxy: parseTrustProxy(get('TRUST_PROXY'), problems),
+      port: get('OTLP_PORT') === '' ? undefined : int('OTLP_PORT', 1, 65535),
       dedupeWindowMinutes: int('OTLP_DEDUPE_WINDOW_MINUTES', 0, 10_080),
     },
     hooks,
@@ -311,6 +315,7 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 600_000),
   };
 
+  if (config.otlp.port !== undefined && config.otlp.port === config.port) problems.push(`OTLP_PORT must differ from EXPORTER_PORT (both ${config.port}); leave it unset for one port`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

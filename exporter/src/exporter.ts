@@ -15,6 +15,8 @@ import { version } from './version.js';
 
 export interface Exporter {
   app: express.Express;
+  /** with OTLP_PORT: /v1/traces alone, for the public listener (server.ts listens on it) */
+  publicApp: express.Express | undefined;
   pool: Pool;
   scraper: Scraper;
   registry: Registry;
@@ -29,7 +31,7 @@ export function createExporter(config: Config, connectionString: string, logger:
   const pool = createPool(connectionString, config.db, logger);
   const registry = new Registry();
   const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config, logger), logger, version });
-  const app = createApp({
+  const { app, publicApp } = createApp({
     scraper,
     db: pool,
     auth: config.auth,
@@ -41,6 +43,7 @@ export function createExporter(config: Config, connectionString: string, logger:
   const reconciler = createReconciler({ db: pool, options: config.reconcile, registry, logger });
   return {
     app,
+    publicApp,
     pool,
     scraper,
     registry,

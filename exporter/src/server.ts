@@ -35,7 +35,7 @@ async function main(): Promise<void> {
 
   // PGlite is a single session: one pooled connection serialises everything that uses it.
   const exporterConfig = embedded ? { ...config, db: { ...config.db, poolMax: 1 } } : config;
-  const { app, pool, scraper, maintenance, reconciler } = createExporter(exporterConfig, connectionString, logger);
+  const { app, publicApp, pool, scraper, maintenance, reconciler } = createExporter(exporterConfig, connectionString, logger);
   // A first refresh now, not at the first scrape: the event cursor starts at process start.
   void scraper.refresh();
   maintenance.start();
@@ -49,12 +49,17 @@ async function main(): Promise<void> {
   const server = app.listen(config.port, config.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
+  // OTLP_PORT: the browsers' /v1/traces on a listener of its own, the rest stays private.
+  const publicServer = publicApp && config.otlp.port !== undefined ? publicApp.listen(config.otlp.port, config.host) : undefined;
+  if (publicServer) await once(publicServer, 'listening');
+  const servers = publicServer ? [server, publicServer] : [server];
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   logger.info(
     {
       metrics: `http://${shownHost}:${port}/metrics`,
       health: `http://${shownHost}:${port}/healthz`,
       ready: `http://${shownHost}:${port}/readyz`,
+      ...(publicServer ? { traces: `http://${shownHost}:${(publicServer.address() as AddressInfo).port}/v1/traces` } : {}),
       database: embedded ? `embedded (${config.embedded.dataDir ?? 'in memory'})` : redactUrl(connectionString),
     },
     'cc-exporter listening',
@@ -63,13 +68,16 @@ async function main(): Promise<void> {
     `\n  Connect Observability exporter ${version}\n` +
       `  metrics:  http://${shownHost}:${port}/metrics\n` +
       `  health:   http://${shownHost}:${port}/healthz   ready: http://${shownHost}:${port}/readyz\n` +
+      (publicServer ? `  traces:   http://${shownHost}:${(publicServer.address() as AddressInfo).port}/v1/traces (public listener; not on ${port})\n` : '') +
       `  database: ${embedded ? `embedded PGlite (${config.embedded.dataDir ?? 'in memory; set EMBEDDED_DATA_DIR to keep it'})${simulator ? ', demo simulator on' : ''}` : redactUrl(connectionString)}\n\n`,
   );
 
   let stopping = false;
-  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-    if (stopping) res.setHeader('Connection', 'close');
-  });
+  for (const s of servers) {
+    s.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+      if (stopping) res.setHeader('Connection', 'close');
+    });
+  }
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
@@ -82,9 +90,9 @@ async function main(): Promise<void> {
     // Stop accepting, let the requests in flight finish (a 2xx means their rows are committed,
     // so the pool stays open until they are answered), close keep-alive connections as soon as
     // they are idle, and ask clients on them to reconnect (Connection: close): then end the pool.
-    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    const drained = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const s of servers) s.closeIdleConnections();
+    const sweep = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
     await drained;
     clearInterval(sweep);
     await simulator?.stop();
