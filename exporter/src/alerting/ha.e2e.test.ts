@@ -96,7 +96,7 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
 
     // Alertmanager's webhooks (SMS, alert history) on an exporter that is not a scrape target.
     // The SMS cooldown is off: this test counts every occurrence's page (the cooldown has its own
-    // e2e, cooldown.e2e.test.ts).
+    // e2e, trust.e2e.test.ts).
     hooks = await startExporter(db.connectionString, { COLLECTORS: 'deployments', ...webhookEnv(twilio.url), SMS_COOLDOWN: '0s' });
     stops.push(() => hooks.stop());
 
