@@ -5,7 +5,9 @@ import type { RequestHandler } from 'express';
 import type { Config } from './config.js';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
-const same = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b));
+/** Whether two secrets are equal, in constant time whatever their lengths (SHA-256 digests compared). */
+export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b));
+const same = sameSecret;
 
 export function requireAuth(auth: Config['auth']): RequestHandler {
   if (auth.kind === 'none') return (_req, _res, next) => next();

@@ -257,7 +257,7 @@ export function loadConfig(env: Env): Config {
 
   const alertmanagerUrls = parseList(get('ALERTMANAGER_URL')).map((u) => u.replace(/\/+$/, ''));
   for (const url of alertmanagerUrls) {
-    if (!/^https?:\/\/[^/]+(\/.*)?$/.test(url)) problems.push(`ALERTMANAGER_URL: "${url}" is not an http(s) URL such as http://alertmanager:9093`);
+    if (!HTTP_URL.test(url)) problems.push(`ALERTMANAGER_URL: "${url}" is not an http(s) URL such as http://alertmanager:9093`);
   }
   const reconcileInterval = parseDuration('ALERTMANAGER_RECONCILE_INTERVAL', get('ALERTMANAGER_RECONCILE_INTERVAL'), problems);
   if (reconcileInterval < 1 && problems.every((p) => !p.startsWith('ALERTMANAGER_RECONCILE_INTERVAL'))) problems.push('ALERTMANAGER_RECONCILE_INTERVAL must be at least 1s');
@@ -321,6 +321,8 @@ export function loadConfig(env: Env): Config {
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/;
+/** An http(s) URL with a host (and any path). */
+const HTTP_URL = /^https?:\/\/[^/]+(\/.*)?$/;
 
 /** The webhooks' token and the SMS bridge: Twilio's settings go all together or not at all. */
 function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: string, cooldownMs: number, problems: string[]): Config['hooks'] {
@@ -328,7 +330,7 @@ function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: st
   const heartbeatUrl = secret('HEARTBEAT_URL');
   const ackToken = secret('ACK_AUTH_TOKEN');
   if (ackToken !== undefined && ackToken.length < 16) problems.push('ACK_AUTH_TOKEN must be at least 16 characters (it lets anyone who has it hold back pages)');
-  if (heartbeatUrl !== undefined && !/^https?:\/\/[^/]+(\/.*)?$/.test(heartbeatUrl)) {
+  if (heartbeatUrl !== undefined && !HTTP_URL.test(heartbeatUrl)) {
     // the URL is a secret: say what is wrong, never what it is
     problems.push('HEARTBEAT_URL must be an http(s) URL (a dead man\'s switch such as https://hc-ping.com/<uuid>)');
   }
@@ -340,7 +342,7 @@ function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: st
     ALERT_SMS_NUMBERS: secret('ALERT_SMS_NUMBERS'),
   };
   const missing = Object.entries(twilio).filter(([, value]) => value === undefined).map(([name]) => name);
-  if (!/^https?:\/\/[^/]+(\/.*)?$/.test(apiBaseUrl)) {
+  if (!HTTP_URL.test(apiBaseUrl)) {
     problems.push(`TWILIO_API_BASE_URL must be an http(s) URL such as https://api.twilio.com, got "${apiBaseUrl}"`);
   }
   if (missing.length === 4) return { token, sms: undefined, heartbeatUrl, ackToken };

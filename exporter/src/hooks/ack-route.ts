@@ -6,9 +6,9 @@
 // 401 unauthenticated, 403 a post from another origin (a forged form), 400 bad input, 404 no such
 // occurrence, 413 an oversized note or body;
 // acknowledging again answers 200 with the first acknowledgement kept.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
+import { sameSecret as same } from '../auth.js';
 import type { Queryable } from '../collectors/index.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../scrape.js';
@@ -16,8 +16,6 @@ import { acknowledge, AckError, MAX_ACK_NOTE, parseAck } from './acknowledge.js'
 
 export const ACK_PATH = '/alerts/ack';
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
-const same = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b));
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function createAckRouter({ db, token, registry, logger }: { db: Queryable; token: string | undefined; registry: Registry; logger: Logger }): express.Router {

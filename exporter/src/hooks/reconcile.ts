@@ -149,6 +149,7 @@ export function createReconciler({ db, options, registry, logger, fetch: fetchIm
   let running: Promise<unknown> | undefined;
   let stopped = false;
   const failing = new Set<string>();
+  let lastError: string | undefined;
 
   async function fetchAlerts(url: string): Promise<AmAlert[]> {
     const res = await fetchImpl(`${url}/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true`, { signal: AbortSignal.timeout(timeoutMs) });
@@ -207,14 +208,19 @@ export function createReconciler({ db, options, registry, logger, fetch: fetchIm
       inserted.inc(r.inserted);
       closed.inc(r.closed);
       if (r.inserted > 0 || r.closed > 0) log.info({ inserted: r.inserted, closed: r.closed }, 'alert history reconciled with Alertmanager');
+      if (lastError !== undefined) log.info('alert history reconciled again');
+      lastError = undefined;
       const replays = complete ? await replayMutedResolutions(new Set([...held.values()].map((h) => h.fingerprint))) : 0;
       runs.inc({ outcome: complete ? 'success' : 'partial' });
       if (complete) lastSuccess.set(Date.now() / 1000);
       return { ok: complete, ...r, replayed: replays };
     } catch (err) {
       runs.inc({ outcome: 'failed' });
-      log.warn({ err: describeError(err) }, 'alert history not reconciled');
-      return { ok: false, seen: 0, inserted: 0, closed: 0, error: describeError(err) };
+      const error = describeError(err);
+      // Said when it starts failing or the error changes, not every pass (cc_alert_reconcile_runs_total counts them).
+      if (error !== lastError) log.warn({ err: error }, 'alert history not reconciled');
+      lastError = error;
+      return { ok: false, seen: 0, inserted: 0, closed: 0, error };
     }
   }
 
