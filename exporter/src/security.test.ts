@@ -165,6 +165,100 @@ describeEachBackend('database roles and row level security', (kind) => {
     });
   });
 
+  const BROWSER_TYPES = ['page_view', 'api_latency', 'error', 'user_action', 'performance'];
+  const SERVER_ONLY_TYPES = ['payment_failure', 'edge_function', 'backup', 'restore', 'maintenance', 'deployment', 'order_event', 'auto_heal', 'made_up'];
+
+  it('lets the public roles write only browser event types; server-only types only as the exporter or service_role', async () => {
+    const allowed: Record<string, string[]> = {};
+    for (const role of ['anon', 'authenticated', 'cc_exporter', 'service_role']) {
+      allowed[role] = [];
+      await as(role, async () => {
+        for (const type of [...BROWSER_TYPES, ...SERVER_ONLY_TYPES]) {
+          await client.query('SAVEPOINT s');
+          try {
+            await client.query(`INSERT INTO public.runtime_metrics (event_type, event_data) VALUES ($1, '{"status": "success"}')`, [type]);
+            allowed[role]!.push(type);
+          } catch (err) {
+            expect(String(err), `${role} ${type}`).toMatch(/row-level security/);
+            await client.query('ROLLBACK TO SAVEPOINT s');
+          }
+        }
+      });
+    }
+    expect(allowed).toEqual({
+      anon: BROWSER_TYPES,
+      authenticated: BROWSER_TYPES,
+      cc_exporter: [...BROWSER_TYPES, ...SERVER_ONLY_TYPES],
+      service_role: [...BROWSER_TYPES, ...SERVER_ONLY_TYPES],
+    });
+  });
+
+  it('dates browser rows by the database (a created_at outside the last 5 minutes becomes now) and lets no writer date a row in the future', async () => {
+    const dated: Record<string, Record<string, string>> = {};
+    for (const role of ['anon', 'authenticated', 'cc_exporter', 'service_role']) {
+      await as(role, async () => {
+        const type = role === 'anon' || role === 'authenticated' ? 'page_view' : 'backup';
+        const given = { future: '2099-01-01T00:00:00Z', old: '2001-01-01T00:00:00Z', recent: 'minute ago', now: 'default' };
+        for (const [name, value] of Object.entries(given)) {
+          const at = value === 'minute ago' ? `now() - interval '1 minute'` : value === 'default' ? 'DEFAULT' : `'${value}'::timestamptz`;
+          await client.query(`INSERT INTO public.runtime_metrics (created_at, event_type, event_data) VALUES (${at}, $1, $2::jsonb)`, [type, JSON.stringify({ status: 'success', probe: name })]);
+        }
+        await client.query('RESET ROLE');
+        const { rows } = await client.query<{ probe: string; dated: string }>(
+          `SELECT event_data ->> 'probe' AS probe,
+                  CASE WHEN created_at = now() THEN 'now' WHEN created_at = now() - interval '1 minute' THEN 'minute ago' ELSE to_char(created_at AT TIME ZONE 'UTC', 'YYYY') END AS dated
+             FROM public.runtime_metrics WHERE event_data ? 'probe'`,
+        );
+        dated[role] = Object.fromEntries(rows.map((r) => [r.probe, r.dated]));
+      });
+    }
+    const browser = { future: 'now', old: 'now', recent: 'minute ago', now: 'now' };
+    const server = { future: 'now', old: '2001', recent: 'minute ago', now: 'now' }; // a restore may date the past
+    expect(dated).toEqual({ anon: browser, authenticated: browser, cc_exporter: server, service_role: server });
+  });
+
+  it('keeps order events flowing whichever role changes an order (the trigger function is SECURITY DEFINER)', async () => {
+    await client.query('BEGIN');
+    try {
+      // What a Supabase app grants its signed-in staff on its own tables.
+      await client.query('GRANT SELECT, INSERT, UPDATE ON public.orders TO authenticated');
+      const { rows: stores } = await client.query<{ id: string }>(`INSERT INTO public.stores (slug, name) VALUES ('rights', 'Rights') RETURNING id`);
+      await client.query('SET LOCAL ROLE authenticated');
+      const { rows: orders } = await client.query<{ id: string }>(`INSERT INTO public.orders (store_id, total) VALUES ($1, 12.5) RETURNING id`, [stores[0]!.id]);
+      await client.query(`UPDATE public.orders SET status = 'confirmed' WHERE id = $1`, [orders[0]!.id]);
+      await client.query('RESET ROLE');
+      const { rows } = await client.query<{ event: string; to: string }>(
+        `SELECT event_data ->> 'event' AS event, event_data ->> 'to' AS to FROM public.runtime_metrics
+          WHERE event_type = 'order_event' AND event_data ->> 'order_id' = $1 ORDER BY id`,
+        [orders[0]!.id],
+      );
+      expect(rows).toEqual([
+        { event: 'created', to: 'pending' },
+        { event: 'status_changed', to: 'confirmed' },
+      ]);
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  });
+
+  it("prunes rows dated in the future that an older install let in (retention), with the rest of retention's work", async () => {
+    await client.query('BEGIN');
+    try {
+      // As before migration 011: the dating trigger off for this transaction.
+      await client.query(`SET LOCAL session_replication_role = replica`);
+      await client.query(`INSERT INTO public.runtime_metrics (created_at, event_type, event_data) VALUES
+        ('2099-01-01', 'backup', '{"status": "success", "probe": "forged"}'),
+        (now() - interval '40 days', 'page_view', '{"probe": "old"}'),
+        (now(), 'page_view', '{"probe": "current"}')`);
+      await client.query(`SET LOCAL session_replication_role = origin`);
+      await client.query('SELECT public.cleanup_old_metrics(30)');
+      const { rows } = await client.query<{ probe: string }>(`SELECT event_data ->> 'probe' AS probe FROM public.runtime_metrics WHERE event_data ? 'probe'`);
+      expect(rows).toEqual([{ probe: 'current' }]);
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  });
+
   it("runs the exporter's own writes as cc_exporter: span rows and alert history, and no more", async () => {
     await as('cc_exporter', async () => {
       await insertRows(client, [{ createdAt: new Date().toISOString(), sessionId: 's', eventType: 'page_view', eventData: { page: '/menu' } }]);

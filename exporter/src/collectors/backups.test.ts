@@ -58,6 +58,26 @@ describeEachBackend('backups collector', (kind) => {
     collector.clear();
     expect(await samples(registry, 'cc_backup_last_success_timestamp_seconds')).toEqual({});
   });
+
+  it('ignores a success dated in the future, which would hide a missing backup until then', async () => {
+    const registry = new Registry();
+    const collector = createBackupsCollector(registry);
+    await collector.collect(client);
+    const before = await samples(registry, 'cc_backup_last_success_timestamp_seconds');
+    await client.query(`SET session_replication_role = replica`); // as before migration 011
+    try {
+      await client.query(`INSERT INTO runtime_metrics (event_type, event_data, created_at) VALUES ('backup', '{"status": "success", "name": "forged"}', '2099-01-01')`);
+    } finally {
+      await client.query(`SET session_replication_role = origin`);
+    }
+    await collector.collect(client);
+    expect(await samples(registry, 'cc_backup_last_success_timestamp_seconds')).toEqual(before);
+    // and written today, the same row is dated now by the database
+    await client.query(`INSERT INTO runtime_metrics (event_type, event_data, created_at) VALUES ('backup', '{"status": "success", "name": "forged"}', '2099-01-01')`);
+    await collector.collect(client);
+    const now = (await samples(registry, 'cc_backup_last_success_timestamp_seconds'))['']!;
+    expect(Math.abs(now - Date.now() / 1000)).toBeLessThan(600);
+  });
 });
 
 const server = backends.find((b) => b.kind === 'postgres')!;

@@ -1,13 +1,15 @@
 // Backups, from the `backup` events the ops CLI writes: when the last successful one finished.
 // Read from the table at every scrape, so a restarted exporter still knows (an in-process
-// counter would make the backup look missing after every restart).
+// counter would make the backup look missing after every restart). A row dated in the future is
+// forged or from a broken clock, and would hide a missing backup until that date: ignored.
 import { optionalGauge } from './optional-gauge.js';
 import type { CollectorFactory } from './types.js';
 
 export const LAST_BACKUP_QUERY = `
 SELECT extract(epoch FROM max(created_at))::double precision AS last_success_seconds
   FROM public.runtime_metrics
- WHERE event_type = 'backup' AND event_data ->> 'status' = 'success'`;
+ WHERE event_type = 'backup' AND event_data ->> 'status' = 'success'
+   AND created_at <= now() + interval '5 minutes'`;
 
 export const createBackupsCollector: CollectorFactory = (registry) => {
   const lastSuccess = optionalGauge({

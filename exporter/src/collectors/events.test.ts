@@ -149,6 +149,23 @@ describeEachBackend('events collector', (kind) => {
     });
   });
 
+  it('sets rows dated in the future aside (forged before migration 011): counted as ignored, never as their type', async () => {
+    await start();
+    // As an older install let them in: the dating trigger off for this insert.
+    await client.query(`SET session_replication_role = replica`);
+    try {
+      await client.query(`INSERT INTO runtime_metrics (event_type, event_data, created_at) VALUES
+        ('payment_failure', '{"provider": "stripe", "reason": "forged"}', now() + interval '1 hour'),
+        ('payment_failure', '{"provider": "stripe", "reason": "real"}', now())`);
+    } finally {
+      await client.query(`SET session_replication_role = origin`);
+    }
+    await collect();
+    expect(await samples(registry, 'cc_payment_failures_total')).toEqual({ 'provider=stripe,reason=real': 1 });
+    expect((await samples(registry, 'cc_events_total'))['event_type=payment_failure']).toBe(1);
+    expect(await samples(registry, 'cc_events_ignored_total')).toEqual({ 'reason=dated_in_future': 1 });
+  });
+
   it('counts a lookback window on start when configured', async () => {
     await client.query(`INSERT INTO runtime_metrics (event_type, event_data, created_at) VALUES
       ('user_action', '{"action": "recent"}', now() - interval '5 minutes'),

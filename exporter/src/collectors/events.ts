@@ -58,7 +58,8 @@ SELECT coalesce(min(tx), pg_snapshot_xmin(pg_current_snapshot()))::text AS tx
 // ORDER BY names the table's columns (m.tx, m.id): a bare "id" would mean the text output
 // column, and order ids as strings.
 export const READ_SETTLED = `
-SELECT m.id::text AS id, m.tx::text AS tx, m.created_at, m.event_type, m.event_data
+SELECT m.id::text AS id, m.tx::text AS tx, m.created_at, m.event_type, m.event_data,
+       m.created_at > now() + interval '5 minutes' AS future
   FROM public.runtime_metrics m
  WHERE (m.tx, m.id) > ($1::xid8, $2::bigint)
    AND m.tx < pg_snapshot_xmin(pg_current_snapshot())
@@ -86,6 +87,8 @@ export interface EventRow {
   created_at: Date;
   event_type: string;
   event_data: unknown;
+  /** dated more than 5 minutes ahead of the database's clock: forged or a broken clock */
+  future?: boolean;
 }
 
 // Web vitals: the metric names of the performance rows, their units and the published
@@ -147,6 +150,8 @@ export const QUARANTINE_FOREIGN = `SELECT event_type, n::text AS n FROM observab
 
 /** Why a committed cursor was not trusted. */
 export const RESET_REASONS = ['cluster_changed', 'cursor_ahead', 'corrupt'] as const;
+/** Why a row was read and not counted. */
+export const IGNORE_REASONS = ['dated_in_future'] as const;
 type ResetReason = (typeof RESET_REASONS)[number];
 
 const RESET_MEANING: Record<ResetReason, string> = {
@@ -247,6 +252,12 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         labelNames: ['event_type'],
       },
       {
+        name: 'cc_events_ignored_total',
+        help: 'Rows of runtime_metrics read and not counted anywhere else, by reason (dated_in_future: more than 5 minutes ahead of the database clock, forged or a broken clock).',
+        type: 'counter',
+        labelNames: ['reason'],
+      },
+      {
         name: 'cc_events_cursor_resets_total',
         help: 'Times the committed event cursor did not fit the database and was moved to its end, by reason.',
         type: 'counter',
@@ -278,6 +289,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     for (const event_type of KNOWN_EVENT_TYPES) counts.inc('cc_events_total', { event_type }, 0);
     for (const action of AUTO_HEAL_ACTIONS) counts.inc('cc_auto_heal_actions_total', { action }, 0);
     for (const reason of RESET_REASONS) counts.inc('cc_events_cursor_resets_total', { reason }, 0);
+    for (const reason of IGNORE_REASONS) counts.inc('cc_events_ignored_total', { reason }, 0);
     for (const status_class of STATUS_CLASSES) counts.inc('cc_api_requests_total', { status_class }, 0);
     return counts;
   }
@@ -299,6 +311,12 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
 
   /** Feed one settled row into the counts; never throws on bad data. */
   function count(counts: EventCounts, cap: LabelCap, row: EventRow, storeName: (id: unknown) => string): void {
+    // A row from the future would count now what has not happened (a payment failure that
+    // pages), and again never: it is set aside whole. None can be written since migration 011.
+    if (row.future === true) {
+      counts.inc('cc_events_ignored_total', { reason: 'dated_in_future' });
+      return;
+    }
     const page = (raw: unknown) => cap.value('page', routeTemplate(raw, options.routePatterns));
     const type = cap.value('event_type', row.event_type, KNOWN_EVENT_TYPES);
     counts.inc('cc_events_total', { event_type: type });
@@ -409,6 +427,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     if (row.counts === null && held && held.version === row.version) return { ...held, cursor: { tx: row.tx, id: row.id } };
     const data = row.counts as { caps?: unknown } | null;
     const counts = EventCounts.fromData(specs, data);
+    for (const reason of IGNORE_REASONS) counts.inc('cc_events_ignored_total', { reason }, 0); // a state committed before this family
     const caps = data && typeof data.caps === 'object' && data.caps !== null ? (data.caps as Record<string, string[]>) : {};
     return { version: row.version, cluster: row.cluster, cursor: { tx: row.tx, id: row.id }, counts, cap: new LabelCap(options.labelValueLimit, caps) };
   }

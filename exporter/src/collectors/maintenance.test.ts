@@ -36,5 +36,15 @@ describeEachBackend('maintenance collector', (kind) => {
     await collector.collect(client);
     expect(await samples(registry, 'cc_maintenance_last_run_timestamp_seconds')).toEqual({ '': event.rows[0]!.t });
     expect(await samples(registry, 'cc_maintenance_last_duration_seconds')).toEqual({ '': rows[0]!.summary.duration_ms / 1000 });
+
+    // A run dated in the future (forged before migration 011) is not the last run.
+    await client.query(`SET session_replication_role = replica`);
+    try {
+      await client.query(`INSERT INTO runtime_metrics (event_type, event_data, created_at) VALUES ('maintenance', '{"status": "success", "duration_ms": 1}', '2099-01-01')`);
+    } finally {
+      await client.query(`SET session_replication_role = origin`);
+    }
+    await collector.collect(client);
+    expect(await samples(registry, 'cc_maintenance_last_run_timestamp_seconds')).toEqual({ '': event.rows[0]!.t });
   });
 });

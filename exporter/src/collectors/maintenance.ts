@@ -8,6 +8,7 @@ SELECT extract(epoch FROM created_at)::double precision AS last_run_seconds,
        (event_data ->> 'duration_ms')::double precision / 1000 AS duration_seconds
   FROM public.runtime_metrics
  WHERE event_type = 'maintenance'
+   AND created_at <= now() + interval '5 minutes' -- a row dated in the future is not a run
  ORDER BY created_at DESC
  LIMIT 1`;
 
