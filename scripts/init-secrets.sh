@@ -46,6 +46,8 @@ put cc-grafana-db-password "$(random)"
 put grafana-admin-password "$(random)"
 put hooks-token "$(random)"
 put ack-token "$(random)"
+# The edge functions' bearer token for the OTLP receiver (set it as their OTLP_SERVER_TOKEN secret).
+put otlp-server-token "$(random)"
 # The role that owns the schema, for `migrate` and `db-roles`; the exporter's own login.
 put migrate-database-url "postgresql://postgres:$(get postgres-password)@postgres:5432/$db?sslmode=disable"
 put exporter-database-url "postgresql://cc_exporter:$(get cc-exporter-db-password)@postgres:5432/$db?sslmode=disable"

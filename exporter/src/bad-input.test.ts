@@ -25,6 +25,7 @@ const serverJs = fileURLToPath(new URL('../dist/server.js', import.meta.url));
 
 const METRICS_TOKEN = `metrics-${randomBytes(12).toString('hex')}`;
 const HOOKS_TOKEN = `hooks-${randomBytes(12).toString('hex')}`;
+const SERVER_TOKEN = `server-${randomBytes(16).toString('hex')}`;
 const TWILIO_SECRET = `twilio-${randomBytes(12).toString('hex')}`;
 const SID = `AC${randomBytes(16).toString('hex')}`;
 const MAX_BODY = 1_000_000; // OTLP_MAX_BODY_BYTES's default
@@ -499,6 +500,7 @@ describe.skipIf(postgres.skip !== undefined)(`bad input over every HTTP endpoint
         LOG_LEVEL: 'debug',
         METRICS_AUTH_TOKEN: METRICS_TOKEN,
         HOOKS_AUTH_TOKEN_FILE: secretFile(dir, 'hooks-token', HOOKS_TOKEN),
+        OTLP_SERVER_TOKEN_FILE: secretFile(dir, 'server-token', SERVER_TOKEN),
         TWILIO_ACCOUNT_SID: SID,
         TWILIO_AUTH_TOKEN_FILE: secretFile(dir, 'twilio-token', TWILIO_SECRET),
         TWILIO_FROM_NUMBER: '+15005550006',
@@ -649,10 +651,13 @@ describe.skipIf(postgres.skip !== undefined)(`bad input over every HTTP endpoint
     twilio.failNext(6, 500);
     const failed = await send(server.url, { path: '/hooks/sms', headers: { ...json, ...hookAuth }, body: webhook([alert({ fingerprint: 'secret-check' })]) });
     expect(failed.status).toBe(502);
+    // The server token, right and near-missed, on the receiver.
+    expect((await send(server.url, { path: '/v1/traces', headers: { ...json, authorization: `Bearer ${SERVER_TOKEN}` }, body: JSON.stringify(goodOtlp('trusted')) })).status).toBe(200);
+    expect((await send(server.url, { path: '/v1/traces', headers: { ...json, authorization: `Bearer ${SERVER_TOKEN}x` }, body: JSON.stringify(goodOtlp('guess')) })).status).toBe(401);
     const output = await server.waitForOutput('SMS not sent');
     expect(output).toContain('"level":20'); // debug lines were written: there was something to leak into
     const password = decodeURIComponent(new URL(db.connectionString).password);
-    const secrets = { METRICS_TOKEN, HOOKS_TOKEN, TWILIO_SECRET, ...(password ? { password } : {}) };
+    const secrets = { METRICS_TOKEN, HOOKS_TOKEN, SERVER_TOKEN, TWILIO_SECRET, ...(password ? { password } : {}) };
     for (const [name, secret] of Object.entries(secrets)) expect(output.includes(secret), `${name} appears in the output`).toBe(false);
     expect(readFileSync(join(dir, 'hooks-token'), 'utf8')).toBe(HOOKS_TOKEN);
   });

@@ -167,6 +167,16 @@ describe('config: Alertmanager webhooks and the SMS bridge', () => {
     expect(problems.join('\n')).not.toContain('secret-uuid');
   });
 
+  it('reads OTLP_SERVER_TOKEN from the environment or a file, at least 32 characters, never echoed', () => {
+    expect(loadConfig({}).otlp.serverToken).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), 'cc-config-token-'));
+    writeFileSync(join(dir, 'token'), `${'k'.repeat(40)}\n`);
+    expect(loadConfig({ OTLP_SERVER_TOKEN_FILE: join(dir, 'token') }).otlp.serverToken).toBe('k'.repeat(40));
+    const problems = problemsOf({ OTLP_SERVER_TOKEN: 'short-secret-value' });
+    expect(problems).toEqual(['OTLP_SERVER_TOKEN must be at least 32 characters (it lets its holder write rows that page on-call); try: openssl rand -hex 32']);
+    expect(problems.join('\n')).not.toContain('short-secret-value');
+  });
+
   it('reads TRUST_PROXY as a hop count or a list of addresses, CIDRs and named sets, and names a bad entry', () => {
     expect(loadConfig({}).otlp.trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '1' }).otlp.trustProxy).toBe(1);

@@ -69,6 +69,12 @@ export interface Config {
     port: number | undefined;
     /** minutes a request body's digest is kept, so a client's replay is not stored twice; 0 turns this off */
     dedupeWindowMinutes: number;
+    /**
+     * OTLP_SERVER_TOKEN: a request with this bearer token comes from a trusted server (edge
+     * functions) and may produce server-only rows (edge_function, payment_failure); undefined:
+     * no request may
+     */
+    serverToken: string | undefined;
   };
   hooks: {
     /** bearer token Alertmanager sends to /hooks/*; undefined turns the webhooks off (404) */
@@ -212,6 +218,11 @@ export function loadConfig(env: Env): Config {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string');
   }
 
+  const serverToken = secret('OTLP_SERVER_TOKEN');
+  if (serverToken !== undefined && serverToken.length < 32) {
+    problems.push('OTLP_SERVER_TOKEN must be at least 32 characters (it lets its holder write rows that page on-call); try: openssl rand -hex 32');
+  }
+
   const logLevel = get('LOG_LEVEL');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -303,6 +314,7 @@ export function loadConfig(env: Env): Config {
       trustProxy: parseTrustProxy(get('TRUST_PROXY'), problems),
       port: get('OTLP_PORT') === '' ? undefined : int('OTLP_PORT', 1, 65535),
       dedupeWindowMinutes: int('OTLP_DEDUPE_WINDOW_MINUTES', 0, 10_080),
+      serverToken,
     },
     hooks,
     reconcile: { urls: alertmanagerUrls, intervalMs: reconcileInterval * 1000, graceMs: reconcileGrace * 1000 },

@@ -17,6 +17,7 @@ import type { Config } from '../config.js';
 import type { RoutePattern } from '../labels.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../scrape.js';
+import { sameSecret } from '../auth.js';
 import { decodeJsonRequest, decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus, MalformedRequestError } from './decode.js';
 import { createRateLimiter } from './rate-limit.js';
 import { truncate } from './scrub.js';
@@ -30,7 +31,7 @@ export const TRACES_PATH = '/v1/traces';
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 // google.rpc.Code values for the Status body of an error answer.
-const Code = { INVALID_ARGUMENT: 3, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
+const Code = { INVALID_ARGUMENT: 3, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 export interface OtlpReceiverDeps {
   db: Queryable;
@@ -44,7 +45,7 @@ export interface OtlpReceiverDeps {
 }
 
 /** HTTP statuses the receiver answers, exposed at 0 from the start so increase() sees the first one. */
-const KNOWN_STATUSES = ['200', '400', '413', '415', '429', '503'];
+const KNOWN_STATUSES = ['200', '400', '401', '413', '415', '429', '503'];
 
 function createReceiverMetrics(registry: Registry | undefined) {
   if (!registry) return { request: (_code: number) => undefined, spans: (_accepted: number, _rejected: number) => undefined, replay: () => undefined };
@@ -101,6 +102,22 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
   const allowedOrigins = new Set(options.corsAllowedOrigins);
   const limits = { maxSpans: options.maxSpansPerRequest, maxAttributeLength: options.maxAttributeLength };
   const mapping = { routePatterns, maxAttributeLength: options.maxAttributeLength };
+  const trustedMapping = { ...mapping, trusted: true };
+
+  /**
+   * Who sent the request: no Authorization header is a browser; the server token is a trusted
+   * server; any other credential is refused (401, after the rate limit), so that an edge function
+   * with a wrong or stale token is told, not silently demoted to a browser.
+   */
+  function sender(authorization: string | undefined): 'browser' | 'server' | Refusal {
+    if (authorization === undefined) return 'browser';
+    if (options.serverToken === undefined) {
+      return new Refusal(401, Code.UNAUTHENTICATED, 'this receiver has no OTLP_SERVER_TOKEN: send no Authorization header, or configure the token');
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (match === null || !sameSecret(match[1]!, options.serverToken)) return new Refusal(401, Code.UNAUTHENTICATED, 'invalid server token');
+    return 'server';
+  }
   const dedupe = options.dedupeWindowMinutes > 0;
   // Old digests go after the first store and then a few times per window (so that frequent
   // restarts do not skip it), never more than one delete at a time.
@@ -144,8 +161,12 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
     cors(req, res);
     const encoding = encodingOf(req.get('content-type'));
     try {
-      const wait = limiter.take(clientKey(req.ip ?? req.socket.remoteAddress));
+      const from = sender(req.get('authorization'));
+      // A trusted server (edge functions, from a few shared addresses) is not rate limited per address.
+      const wait = from === 'server' ? 0 : limiter.take(clientKey(req.ip ?? req.socket.remoteAddress));
       if (wait > 0) throw new Refusal(429, Code.RESOURCE_EXHAUSTED, `rate limit of ${options.rateLimitPerMinute} requests per minute exceeded`, wait);
+      if (from instanceof Refusal) throw from;
+      const trusted = from === 'server';
       if (encoding === undefined) {
         throw new Refusal(415, Code.INVALID_ARGUMENT, `unsupported content type "${echo(req.get('content-type'))}": send application/json or application/x-protobuf`);
       }
@@ -160,7 +181,7 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
       if (contentEncoding === 'gzip') body = await gunzipBounded(body, options.maxBodyBytes);
 
       const spans = encoding === 'json' ? decodeJsonRequest(body, limits) : decodeProtobufRequest(body, limits);
-      const { rows, rejectedSpans, rejections } = spansToRows(spans, mapping);
+      const { rows, rejectedSpans, rejections } = spansToRows(spans, trusted ? trustedMapping : mapping);
       const digest = dedupe && rows.length > 0 ? createHash('sha256').update(body).digest() : undefined;
       if (await store(rows, digest)) {
         metrics.spans(spans.length - rejectedSpans, rejectedSpans);
@@ -181,7 +202,8 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
       const refusal = refusalOf(err);
       if (refusal.status === 500) logger.error({ err: describeError(err), path: req.path }, 'OTLP request failed');
       else logger.debug({ status: refusal.status, reason: refusal.message }, 'OTLP request refused');
-      if (refusal.status === 413) res.set('Connection', 'close'); // the rest of the body is not read
+      if (refusal.status === 413 || refusal.status === 401) res.set('Connection', 'close'); // the rest of the body is not read
+      if (refusal.status === 401) res.set('WWW-Authenticate', 'Bearer realm="otlp"');
       metrics.request(refusal.status);
       sendStatus(res, encoding ?? 'json', refusal);
     }

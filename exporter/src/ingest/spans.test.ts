@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileRoutePatterns } from '../labels.js';
 import type { AttributeValue, ReceivedSpan } from './decode.js';
-import { classifySpan, isoFromNanos, MAX_EXCEPTIONS_PER_SPAN, spansToRows, spanToRows, type EventRow } from './spans.js';
+import { classifySpan, isoFromNanos, MAX_EXCEPTIONS_PER_SPAN, SERVER_ONLY_REJECTION, spansToRows, spanToRows, type EventRow } from './spans.js';
 
 const options = { routePatterns: compileRoutePatterns(['/menu/:category']), maxAttributeLength: 200 };
 const T0 = 1_736_942_400_000_000_000n; // 2025-01-15T12:00:00Z
@@ -277,6 +277,71 @@ describe('other spans and rejections', () => {
     const [row] = spanToRows(nasty, options) as { sessionId: string; eventData: Record<string, unknown> }[];
     expect(JSON.stringify(row)).not.toMatch(/\\u0000|\\ud[89a-f]/i);
     expect(row?.sessionId).toBe('s\ufffd');
+  });
+});
+
+describe('server-only telemetry (edge function spans, payment failures)', () => {
+  const trusted = { ...options, trusted: true };
+  const edge = (overrides: Parameters<typeof span>[0] = {}) =>
+    span({ name: 'POST /stripe-webhook', kind: 2, attributes: { 'faas.name': 'stripe-webhook', 'http.request.method': 'post', 'http.response.status_code': 200 }, ...overrides });
+  const paymentFailed = {
+    name: 'payment_failure',
+    timeUnixNano: T0,
+    attributes: new Map<string, AttributeValue>([
+      ['payment.provider', 'stripe'],
+      ['payment.failure_reason', 'card_declined'],
+      ['order.id', 'ord_42'],
+      ['payment.amount', 18.5],
+    ]),
+  };
+
+  it('from a trusted server: a SERVER span with faas.name is an edge_function row, each payment_failure event a payment_failure row', () => {
+    expect(classifySpan(edge())).toBe('edge_function');
+    expect(classifySpan(edge({ kind: 1 }))).toBe('other'); // an INTERNAL span is not the function's request
+    expect(spanToRows(edge({ events: [paymentFailed, paymentFailed] }), trusted)).toEqual([
+      { createdAt: END, sessionId: null, eventType: 'edge_function', eventData: { function_name: 'stripe-webhook', execution_time_ms: 250, status: 'success', http_status: 200, method: 'POST' } },
+      ...Array.from({ length: 2 }, () => ({
+        createdAt: END,
+        sessionId: null,
+        eventType: 'payment_failure',
+        eventData: { provider: 'stripe', reason: 'card_declined', order_id: 'ord_42', amount: 18.5 },
+      })),
+    ]);
+    const failed = spanToRows(edge({ statusCode: 2, attributes: { 'faas.name': 'create-order', 'http.response.status_code': 503 } }), trusted) as EventRow[];
+    expect(failed.map((r) => [r.eventType, r.eventData.status, r.eventData.http_status])).toEqual([['edge_function', 'error', 503]]); // its failure is its status, not an error row
+  });
+
+  it('from anyone else (a browser holding the public endpoint): rejected whole, never a row', () => {
+    const forged = [
+      edge(),
+      span({ name: 'checkout', events: [paymentFailed] }),
+      span({ name: 'page_view', attributes: { page: '/menu' }, events: [paymentFailed] }), // smuggled into a browser span
+      span({ name: 'page_view', attributes: { page: '/ok' } }),
+    ];
+    const result = spansToRows(forged, options);
+    expect(result.rows.map((r) => [r.eventType, r.eventData.page])).toEqual([['page_view', '/ok']]);
+    expect(result.rejectedSpans).toBe(3);
+    expect(result.rejections).toEqual([`3 spans: ${SERVER_ONLY_REJECTION}`]);
+    expect(spansToRows(forged, { ...options, trusted: false }).rejectedSpans).toBe(3);
+    expect(spansToRows(forged, trusted).rows.map((r) => r.eventType)).toEqual(['edge_function', 'payment_failure', 'page_view', 'payment_failure', 'page_view']);
+  });
+
+  it('keeps payment values bounded: a label-safe provider and reason, a numeric amount or null', () => {
+    const odd = { ...paymentFailed, attributes: new Map<string, AttributeValue>([['payment.failure_reason', 'x'.repeat(10_000)], ['payment.amount', 'lots'], ['order.id', 42]]) };
+    const [row] = spanToRows(span({ name: 'checkout', events: [odd] }), trusted) as EventRow[];
+    expect(row!.eventData).toMatchObject({ provider: 'unknown', order_id: '42', amount: null });
+    expect(String(row!.eventData.reason).length).toBeLessThanOrEqual(120);
+  });
+});
+
+describe('row dates', () => {
+  it('are the span end, never later than the receiver\'s clock (a clock running ahead is not the future)', () => {
+    const ahead = BigInt(Date.now() + 3_600_000) * 1_000_000n;
+    const before = Date.now();
+    const [row] = spanToRows(span({ name: 'page_view', startTimeUnixNano: ahead, endTimeUnixNano: ahead }), options) as EventRow[];
+    const dated = Date.parse(row!.createdAt);
+    expect(dated).toBeGreaterThanOrEqual(before);
+    expect(dated).toBeLessThanOrEqual(Date.now());
   });
 });
 

@@ -10,14 +10,21 @@
 //   page_view    the document-load instrumentation's documentLoad span; a span named page_view
 //                or route_change; a user-interaction span renamed "Navigation: <path>"
 //   user_action  attribute user.action (the action's name); user.action.<key> attributes are its metadata
-// and, whatever the kind: every span event named "exception" is an error row; a span with
+//   edge_function  a span of kind SERVER with faas.name (an edge function's request)
+// and, whatever the kind: every span event named "payment_failure" is a payment_failure row; every span event named "exception" is an error row; a span with
 // status ERROR and no exception event is one error row, unless it is an api_latency span
 // (its failure is its status). Any other span is accepted and makes no row.
+//
+// edge_function and payment_failure rows page on-call and feed the business dashboards: they are
+// server-only, made only for a request that carries OTLP_SERVER_TOKEN (MappingOptions.trusted).
+// From anyone else such a span is rejected whole, never stored.
+//
+// A row is dated by its span's end, and never later than now: a clock ahead is not the future.
 import { routeTemplate, sanitizeLabel, type RoutePattern } from '../labels.js';
 import { StatusCode, SpanKind, type AttributeValue, type Attributes, type ReceivedSpan } from './decode.js';
 import { scrubText, scrubUrlText, storable, truncate } from './scrub.js';
 
-export type EventType = 'page_view' | 'api_latency' | 'error' | 'user_action' | 'performance';
+export type EventType = 'page_view' | 'api_latency' | 'error' | 'user_action' | 'performance' | 'edge_function' | 'payment_failure';
 
 /** A runtime_metrics row, as inserted: created_at, session_id, event_type, event_data. */
 export interface EventRow {
@@ -32,6 +39,8 @@ export interface MappingOptions {
   routePatterns: readonly RoutePattern[];
   /** longest text kept (messages, stacks, URLs) */
   maxAttributeLength: number;
+  /** the request carries the server token: server-only rows (edge_function, payment_failure) allowed */
+  trusted?: boolean;
 }
 
 export interface MappingResult {
@@ -41,7 +50,7 @@ export interface MappingResult {
   rejections: string[];
 }
 
-export type SpanClass = 'performance' | 'api_latency' | 'page_view' | 'user_action' | 'other';
+export type SpanClass = 'edge_function' | 'performance' | 'api_latency' | 'page_view' | 'user_action' | 'other';
 
 export const FETCH_SCOPES: readonly string[] = ['@opentelemetry/instrumentation-fetch', '@opentelemetry/instrumentation-xml-http-request'];
 export const DOCUMENT_LOAD_SCOPE = '@opentelemetry/instrumentation-document-load';
@@ -52,8 +61,10 @@ const NAVIGATION_PREFIX = 'Navigation: ';
 export const WEB_VITALS: readonly string[] = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB', 'FID'];
 const RATINGS: readonly string[] = ['good', 'needs-improvement', 'poor'];
 
-/** exception events turned into rows per span, at most; a loop throwing in a span is one story */
+/** exception (and payment_failure) events turned into rows per span, at most; a loop throwing in a span is one story */
 export const MAX_EXCEPTIONS_PER_SPAN = 10;
+export const PAYMENT_FAILURE_EVENT = 'payment_failure';
+export const SERVER_ONLY_REJECTION = 'server-only telemetry (an edge function span or a payment_failure event) without the server token';
 /** metadata entries of a user action, at most, and the longest string value kept */
 export const MAX_METADATA_ENTRIES = 16;
 export const MAX_METADATA_VALUE_LENGTH = 256;
@@ -73,6 +84,7 @@ const USER_AGENT_KEYS = ['user_agent.original', 'http.user_agent'];
 const SESSION_KEYS = ['session.id'];
 
 export function classifySpan(span: ReceivedSpan): SpanClass {
+  if (span.kind === SpanKind.SERVER && firstText(span.attributes, ['faas.name']) !== undefined) return 'edge_function';
   if (span.attributes.has('browser.web_vital.name')) return 'performance';
   const httpClient = FETCH_SCOPES.includes(span.scopeName) || (span.kind === SpanKind.CLIENT && firstText(span.attributes, HTTP_METHOD_KEYS) !== undefined);
   // The exporter's own uploads, if the page traces them, would feed themselves forever.
@@ -117,7 +129,10 @@ export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRo
   if (end > BigInt(Date.now() + MAX_AHEAD_MS) * 1_000_000n) return 'end time more than a day ahead of the receiver\'s clock';
 
   const kind = classifySpan(span);
-  const base = { createdAt: isoFromNanos(end), sessionId: sessionId(span) };
+  const payments = span.events.filter((e) => e.name === PAYMENT_FAILURE_EVENT).slice(0, MAX_EXCEPTIONS_PER_SPAN);
+  if ((kind === 'edge_function' || payments.length > 0) && options.trusted !== true) return SERVER_ONLY_REJECTION;
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const base = { createdAt: isoFromNanos(end < now ? end : now), sessionId: sessionId(span) };
   const rows: EventRow[] = [];
   const max = options.maxAttributeLength;
 
@@ -151,12 +166,17 @@ export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRo
         eventData: { action: label(firstText(span.attributes, ['user.action']) ?? ''), metadata: metadataOf(span.attributes) },
       });
       break;
+    case 'edge_function':
+      rows.push({ ...base, eventType: 'edge_function', eventData: edgeFunctionData(span, start, end) });
+      break;
     case 'other':
       break;
   }
+  for (const event of payments) rows.push({ ...base, eventType: 'payment_failure', eventData: paymentFailureData(event.attributes) });
 
   const exceptions = span.events.filter((e) => e.name === 'exception').slice(0, MAX_EXCEPTIONS_PER_SPAN);
-  const failed = exceptions.length === 0 && span.statusCode === StatusCode.ERROR && kind !== 'api_latency';
+  // An edge function's failure is its status too (the function is counted by status).
+  const failed = exceptions.length === 0 && span.statusCode === StatusCode.ERROR && kind !== 'api_latency' && kind !== 'edge_function';
   if (exceptions.length === 0 && !failed) return rows;
   // Only error rows carry the url; scrubbing it is a good part of a span's cost, so spans
   // without an error (nearly all) skip it.
@@ -200,6 +220,32 @@ function apiLatencyData(span: ReceivedSpan, start: bigint, end: bigint, options:
     // No response status: the request never got an answer (network failure, CORS, abort).
     status: status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? status : 0,
     method: method === undefined ? null : storable(truncate(method, MAX_METHOD_LENGTH).toUpperCase()),
+  };
+}
+
+function edgeFunctionData(span: ReceivedSpan, start: bigint, end: bigint): Record<string, unknown> {
+  const status = firstNumber(span.attributes, HTTP_STATUS_KEYS);
+  const httpStatus = status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? status : null;
+  const failed = span.statusCode === StatusCode.ERROR || (httpStatus !== null && httpStatus >= 500);
+  const method = firstText(span.attributes, HTTP_METHOD_KEYS);
+  return {
+    function_name: label(firstText(span.attributes, ['faas.name']) ?? ''),
+    execution_time_ms: Number(end - start) / 1e6,
+    status: failed ? 'error' : 'success',
+    http_status: httpStatus,
+    method: method === undefined ? null : storable(truncate(method, MAX_METHOD_LENGTH).toUpperCase()),
+  };
+}
+
+/** A payment_failure span event's attributes, as the app's own rows name them. */
+function paymentFailureData(attributes: Attributes): Record<string, unknown> {
+  const amount = attributes.get('payment.amount');
+  const orderId = firstScalar(attributes, ['order.id']);
+  return {
+    provider: label(firstText(attributes, ['payment.provider']) ?? 'unknown'),
+    reason: label(firstText(attributes, ['payment.failure_reason']) ?? 'unknown'),
+    order_id: orderId === undefined ? null : storable(truncate(String(orderId), MAX_SESSION_ID_LENGTH)),
+    amount: typeof amount === 'number' && Number.isFinite(amount) ? amount : typeof amount === 'string' && /^\d{1,12}(\.\d{1,4})?$/.test(amount) ? Number(amount) : null,
   };
 }
 

@@ -141,10 +141,11 @@ export async function storedEvents(db: Queryable, where = 'true'): Promise<Store
 export type ClientEncoding = 'json' | 'json+gzip' | 'protobuf';
 
 /** A tracer provider exporting through the official OTLP/HTTP exporter to the receiver. */
-export function otelClient(url: string, encoding: ClientEncoding, resource: OtelAttributes = {}, { timeoutMillis = 10_000 } = {}) {
+export function otelClient(url: string, encoding: ClientEncoding, resource: OtelAttributes = {}, { timeoutMillis = 10_000, headers = {} as Record<string, string> } = {}) {
   const config = {
     url: `${url}/v1/traces`,
     timeoutMillis,
+    headers,
     ...(encoding === 'json+gzip' ? { compression: 'gzip' as never } : {}),
   };
   const exporter: SpanExporter = encoding === 'protobuf' ? new OTLPHttpProtoExporter(config) : new OTLPHttpJsonExporter(config);
