@@ -227,6 +227,19 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             },
           } + pendingFor(c.eventCursorBehindFor),
           {
+            alert: 'SeriesBudgetExceeded',
+            // The exporter's series budget per metric family (SERIES_BUDGETS) held: label values
+            // past it are counted under "other". A flood from a browser holding the public
+            // endpoint, or more real values than the budget allows; nothing is lost but detail.
+            expr: 'sum by (family) (increase(cc:label_overflow_total:max[15m])) > 0',
+            labels: { severity: 'warning' },
+            annotations: {
+              summary: 'A metric family used its series budget: new label values are counted under "other".',
+              description: '{{ $value | printf "%.0f" }} label sets of {{ $labels.family }} were counted under other in the last 15 minutes: a flood of values (a hostile client), or more real values than its budget (SERIES_BUDGETS) allows.',
+              dashboard_url: dashboardURL(),
+            },
+          },
+          {
             alert: 'DeploymentRolledBack',
             expr: 'increase(cc_deployment_rollbacks_total[15m]) > 0',
             labels: { severity: 'critical' },

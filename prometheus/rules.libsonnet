@@ -74,6 +74,12 @@
         ],
       },
       {
+        name: 'cc-meta',
+        rules: [
+          eventCounts('cc:label_overflow_total:max', 'cc_label_overflow_total', 'family'),
+        ],
+      },
+      {
         name: 'cc-database',
         rules: [
           {

@@ -167,6 +167,21 @@ describe('config: Alertmanager webhooks and the SMS bridge', () => {
     expect(problems.join('\n')).not.toContain('secret-uuid');
   });
 
+  it('reads SERIES_BUDGETS over the defaults, names an unknown family, and warns about the replaced LABEL_VALUE_LIMIT', () => {
+    const config = loadConfig({ SERIES_BUDGETS: 'cc_page_views_total=400, cc_web_vital_cls=5', SERIES_IDLE_EVICTION: '30m' });
+    expect(config.events.seriesBudgets).toMatchObject({ cc_page_views_total: 400, cc_web_vital_cls: 5, cc_api_request_duration_seconds: 100 });
+    expect(config.events.seriesIdleMs).toBe(1_800_000);
+    expect(config.warnings).toEqual([]);
+    const problems = problemsOf({ SERIES_BUDGETS: 'cc_pages_total=5,cc_page_views_total=0,cc_user_actions_total', SERIES_IDLE_EVICTION: 'soon' });
+    expect(problems[0]).toMatch(/^SERIES_BUDGETS: cc_pages_total has no series budget; one of cc_events_total, .*cc_page_views_total/);
+    expect(problems.slice(1)).toEqual([
+      'SERIES_BUDGETS: cc_page_views_total must be from 1 to 100000, got 0',
+      'SERIES_BUDGETS: "cc_user_actions_total" is not family=count (e.g. cc_page_views_total=300)',
+      'SERIES_IDLE_EVICTION must be a duration such as 0s, 30m, 2h or 7d, got "soon"',
+    ]);
+    expect(loadConfig({ LABEL_VALUE_LIMIT: '50' }).warnings).toEqual([expect.stringContaining('LABEL_VALUE_LIMIT is no longer read')]);
+  });
+
   it('reads OTLP_SERVER_TOKEN from the environment or a file, at least 32 characters, never echoed', () => {
     expect(loadConfig({}).otlp.serverToken).toBeUndefined();
     const dir = mkdtempSync(join(tmpdir(), 'cc-config-token-'));

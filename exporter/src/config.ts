@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { SERIES_BUDGET_DEFAULTS } from './collectors/events.js';
 import { collectorNames } from './collectors/index.js';
 
 export interface Config {
@@ -43,8 +44,10 @@ export interface Config {
     checkpointIntervalMs: number;
     /** the first start on a database also counts events of this many seconds back; 0 starts at the end of the table */
     lookbackSeconds: number;
-    /** distinct values per label before the rest fold into "other" */
-    labelValueLimit: number;
+    /** series per metric family fed by rows: SERIES_BUDGET_DEFAULTS with SERIES_BUDGETS over them */
+    seriesBudgets: Record<string, number>;
+    /** ms (of row time) after which an unknown series may give its place to a new one (SERIES_IDLE_EVICTION) */
+    seriesIdleMs: number;
     /** route templates tried before automatic id collapsing, e.g. /menu/:category */
     routePatterns: string[];
   };
@@ -108,6 +111,8 @@ export interface Config {
     simulatorIntervalMs: number;
   };
   shutdownTimeoutMs: number;
+  /** settings that were accepted but deserve a word at start (a replaced variable) */
+  warnings: string[];
 }
 
 export interface SmsConfig {
@@ -150,7 +155,8 @@ export const DEFAULTS = {
   EVENTS_MAX_BATCHES_PER_SCRAPE: '20',
   EVENTS_LOOKBACK: '0s',
   EVENTS_CHECKPOINT_INTERVAL: '1m',
-  LABEL_VALUE_LIMIT: '100',
+  SERIES_BUDGETS: '',
+  SERIES_IDLE_EVICTION: '1h',
   ROUTE_PATTERNS: '',
   OTLP_MAX_BODY_BYTES: '1000000',
   OTLP_MAX_SPANS_PER_REQUEST: '1000',
@@ -302,7 +308,8 @@ export function loadConfig(env: Env): Config {
       maxBatchesPerScrape: int('EVENTS_MAX_BATCHES_PER_SCRAPE', 1, 1000),
       checkpointIntervalMs: checkpointSeconds * 1000,
       lookbackSeconds: lookback,
-      labelValueLimit: int('LABEL_VALUE_LIMIT', 1, 10_000),
+      seriesBudgets: parseSeriesBudgets(get('SERIES_BUDGETS'), problems),
+      seriesIdleMs: parseDuration('SERIES_IDLE_EVICTION', get('SERIES_IDLE_EVICTION'), problems) * 1000,
       routePatterns,
     },
     otlp: {
@@ -325,7 +332,11 @@ export function loadConfig(env: Env): Config {
       simulatorIntervalMs: int('EMBEDDED_SIMULATOR_INTERVAL_MS', 100, 3_600_000),
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+    warnings: [],
   };
+  if (nonEmpty(env.LABEL_VALUE_LIMIT) !== undefined) {
+    config.warnings.push('LABEL_VALUE_LIMIT is no longer read: label values are bounded by a series budget per metric family (SERIES_BUDGETS, README "Label floods"); remove it');
+  }
 
   if (config.otlp.port !== undefined && config.otlp.port === config.port) problems.push(`OTLP_PORT must differ from EXPORTER_PORT (both ${config.port}); leave it unset for one port`);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -416,6 +427,27 @@ function parseDuration(name: string, raw: string, problems: string[]): number {
     return 0;
   }
   return Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1);
+}
+
+/** "family=n,…" over SERIES_BUDGET_DEFAULTS; a family that has no budget is named with the list. */
+function parseSeriesBudgets(raw: string, problems: string[]): Record<string, number> {
+  const budgets = { ...SERIES_BUDGET_DEFAULTS };
+  for (const entry of parseList(raw)) {
+    const match = /^([a-z_]+)=(\d+)$/.exec(entry);
+    if (!match) {
+      problems.push(`SERIES_BUDGETS: "${entry}" is not family=count (e.g. cc_page_views_total=300)`);
+      continue;
+    }
+    const [, family = '', n = ''] = match;
+    if (!(family in SERIES_BUDGET_DEFAULTS)) {
+      problems.push(`SERIES_BUDGETS: ${family} has no series budget; one of ${Object.keys(SERIES_BUDGET_DEFAULTS).join(', ')}`);
+      continue;
+    }
+    const count = Number(n);
+    if (count < 1 || count > 100_000) problems.push(`SERIES_BUDGETS: ${family} must be from 1 to 100000, got ${n}`);
+    else budgets[family] = count;
+  }
+  return budgets;
 }
 
 /** The maintenance scheduler: mode, interval, and the auto-heal thresholds in whole minutes. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRoutePatterns, LabelCap, MAX_ROUTE_INPUT, redact, routeTemplate, scrubUrl } from './labels.js';
+import { compileRoutePatterns, labelValue, MAX_ROUTE_INPUT, redact, routeTemplate, scrubUrl } from './labels.js';
 
 describe('routeTemplate', () => {
   it('reads at most MAX_ROUTE_INPUT characters of a hostile 64 KB value (redaction backtracks over long runs), and still gives a bounded label', () => {
@@ -51,15 +51,14 @@ describe('redaction', () => {
   });
 });
 
-describe('LabelCap', () => {
-  it('folds values past the limit into other, keeping reserved values', () => {
-    const cap = new LabelCap(2);
-    expect(cap.value('page', '/a')).toBe('/a');
-    expect(cap.value('page', '/b')).toBe('/b');
-    expect(cap.value('page', '/c')).toBe('other');
-    expect(cap.value('page', '/a')).toBe('/a');
-    expect(cap.value('action', 'x')).toBe('x');
-    expect(cap.value('page', 'page_view', ['page_view'])).toBe('page_view');
-    expect(cap.value('page', null)).toBe('other');
+describe('labelValue', () => {
+  it('makes a bounded, printable label of whatever a row holds', () => {
+    expect(labelValue('checkout')).toBe('checkout');
+    expect(labelValue(' a\u0000b ')).toBe('ab');
+    expect(labelValue(null)).toBe('unknown');
+    expect(labelValue(undefined)).toBe('unknown');
+    expect(labelValue('')).toBe('unknown');
+    expect(labelValue(404)).toBe('404');
+    expect(labelValue({ nested: 'x'.repeat(10_000) }).length).toBe(120);
   });
 });

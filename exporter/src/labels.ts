@@ -100,37 +100,9 @@ export function sanitizeLabel(value: string): string {
   return clean.length > MAX_LABEL_LENGTH ? clean.slice(0, MAX_LABEL_LENGTH) : clean;
 }
 
-/**
- * At most `limit` distinct values per label name; later new values become "other". Values
- * named in `reserve` are always allowed and do not count (e.g. the known event types).
- */
-export class LabelCap {
-  private readonly seen = new Map<string, Set<string>>();
-
-  constructor(
-    private readonly limit: number,
-    /** values admitted before, by label: a restored cap admits no more than the limit in all */
-    seen: Record<string, readonly string[]> = {},
-  ) {
-    for (const [label, values] of Object.entries(seen)) this.seen.set(label, new Set(values));
-  }
-
-  /** The admitted values by label, to restore the cap with. */
-  toJSON(): Record<string, string[]> {
-    return Object.fromEntries([...this.seen].map(([label, values]) => [label, [...values]]));
-  }
-
-  value(label: string, raw: unknown, reserve: readonly string[] = []): string {
-    const value = typeof raw === 'string' ? sanitizeLabel(raw) : raw === undefined || raw === null ? 'unknown' : sanitizeLabel(String(raw));
-    if (reserve.includes(value)) return value;
-    let values = this.seen.get(label);
-    if (!values) {
-      values = new Set();
-      this.seen.set(label, values);
-    }
-    if (values.has(value)) return value;
-    if (values.size >= this.limit) return 'other';
-    values.add(value);
-    return value;
-  }
+/** A label value from anything a row holds: a string sanitized, nothing "unknown", anything else as text. */
+export function labelValue(raw: unknown): string {
+  if (typeof raw === 'string') return sanitizeLabel(raw);
+  if (raw === undefined || raw === null) return 'unknown';
+  return sanitizeLabel(typeof raw === 'object' ? JSON.stringify(raw).slice(0, MAX_ROUTE_INPUT) : String(raw));
 }

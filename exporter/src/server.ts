@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn(warning);
 
   let embedded: EmbeddedDatabase | undefined;
   let connectionString = config.databaseUrl;

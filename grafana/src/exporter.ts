@@ -98,6 +98,25 @@ export function exporter(): dashboard.DashboardBuilder {
         stacked: true,
         targets: [prom(`sum by (event_type) (${onceAcrossReplicas('rate(cc_events_total[$__rate_interval])')})`, { legend: '{{event_type}}' })],
       }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Label sets folded into other',
+        description:
+          'Label sets per minute counted under "other" because their metric family had used its series budget (SERIES_BUDGETS), by family. A burst of made-up values is a flood (their places go back to real values after an hour idle); a steady rate means the budget is too small for the app, or its routes are not declared in ROUTE_PATTERNS. SeriesBudgetExceeded fires on any.',
+        unit: units.CountsPerMinute,
+        min: 0,
+        targets: [prom(`sum by (family) (${onceAcrossReplicas('rate(cc_label_overflow_total[$__rate_interval])')}) * 60`, { legend: '{{family}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Rows set aside',
+        description: 'runtime_metrics rows read and counted nowhere else, per minute, by reason: dated_in_future (more than 5 minutes ahead of the database clock; only an install older than migration 011 can hold one).',
+        unit: units.CountsPerMinute,
+        min: 0,
+        targets: [prom(`sum by (reason) (${onceAcrossReplicas('rate(cc_events_ignored_total[$__rate_interval])')}) * 60`, { legend: '{{reason}}' })],
+      }),
     );
 
   board
@@ -115,7 +134,7 @@ export function exporter(): dashboard.DashboardBuilder {
     .withPanel(
       timeseriesPanel({
         title: 'OTLP spans accepted and rejected',
-        description: 'Spans per second in decoded requests: accepted, or rejected as partial success (no valid start or end time, a web vital without a name or value).',
+        description: 'Spans per second in decoded requests: accepted, or rejected as partial success (invalid ids or times, a web vital without a name or value, an edge function span or payment failure without the server token).',
         unit: units.OpsPerSecond,
         width: 8,
         targets: [prom('sum by (outcome) (rate(cc_otlp_spans_total[$__rate_interval]))', { legend: '{{outcome}}' })],

@@ -20,7 +20,7 @@ import pg from 'pg';
 import { withClient } from './database.js';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { Registry } from 'prom-client';
-import { COUNT_PENDING, createEventsCollector, READ_SETTLED, STATE_TABLE_EXISTS, type EventsOptions } from '../collectors/events.js';
+import { COUNT_PENDING, createEventsCollector, READ_SETTLED, SERIES_BUDGET_DEFAULTS, STATE_TABLE_EXISTS, type EventsOptions } from '../collectors/events.js';
 import type { Queryable } from '../collectors/types.js';
 import { DEFAULTS } from '../config.js';
 import { createLogger } from '../log.js';
@@ -41,7 +41,7 @@ const SQL_EXPORTER_RUNS = 3;
 const SPREAD_SECONDS = 48 * 3600;
 /** the project's goal: the collector at least this many times faster than the windowed query at 10M */
 const GOAL = 20;
-const COLLECTOR_OPTIONS: EventsOptions = { batchSize: 5000, maxBatchesPerScrape: 20, checkpointIntervalMs: 60_000, lookbackSeconds: 0, labelValueLimit: 100, routePatterns: [], instance: 'bench' };
+const COLLECTOR_OPTIONS: EventsOptions = { batchSize: 5000, maxBatchesPerScrape: 20, checkpointIntervalMs: 60_000, lookbackSeconds: 0, seriesBudgets: SERIES_BUDGET_DEFAULTS, seriesIdleMs: 3_600_000, routePatterns: [], instance: 'bench' };
 const SQL_EXPORTER_APP = 'cc-bench-sql-exporter';
 
 const started = performance.now();

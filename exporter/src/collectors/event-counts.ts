@@ -74,6 +74,18 @@ export class EventCounts {
     found.count += 1;
   }
 
+  /** Drops one series (a counter's or a histogram's); nothing when it does not exist. */
+  remove(name: string, labels: Labels): void {
+    const key = seriesKey(this.spec(name), labels);
+    this.counters.get(name)?.delete(key);
+    this.histograms.get(name)?.delete(key);
+  }
+
+  /** The label sets of one metric's series. */
+  seriesLabels(name: string): Labels[] {
+    return [...(this.counters.get(name) ?? this.histograms.get(name) ?? new Map<string, { labels: Labels }>()).values()].map((s) => s.labels);
+  }
+
   /** The value of one counter series, 0 where it does not exist. */
   counterValue(name: string, labels: Labels): number {
     return this.counters.get(name)?.get(seriesKey(this.spec(name), labels))?.value ?? 0;

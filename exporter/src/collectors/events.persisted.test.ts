@@ -9,10 +9,10 @@ import { createLogger, type Logger } from '../log.js';
 import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../test/databases.js';
 import { startExporter } from '../test/exporter.js';
 import { samples } from '../test/metrics.js';
-import { createEventsCollector, type EventsOptions } from './events.js';
+import { createEventsCollector, SERIES_BUDGET_DEFAULTS, type EventsOptions } from './events.js';
 import type { Collector } from './types.js';
 
-const options: EventsOptions = { batchSize: 50, maxBatchesPerScrape: 2, checkpointIntervalMs: 0, lookbackSeconds: 0, labelValueLimit: 100, routePatterns: [], instance: 'test' };
+const options: EventsOptions = { batchSize: 50, maxBatchesPerScrape: 2, checkpointIntervalMs: 0, lookbackSeconds: 0, seriesBudgets: SERIES_BUDGET_DEFAULTS, seriesIdleMs: 3_600_000, routePatterns: [], instance: 'test' };
 
 /** A logger that keeps its lines, to check what was said. */
 function recordingLogger(): { logger: Logger; lines: () => { level: number; msg: string; [k: string]: unknown }[] } {
@@ -82,16 +82,18 @@ describeEachBackend('events collector, committed counts', (kind) => {
     expect(await samples(second.registry, 'cc_events_pending')).toEqual({ '': 0 });
   });
 
-  it('restores the label caps with the counts: a new process admits no value past the limit', async () => {
-    const first = start({ labelValueLimit: 2 });
+  it('restores the series budget with the counts: a new process admits no series past it', async () => {
+    const budgets = { seriesBudgets: { ...SERIES_BUDGET_DEFAULTS, cc_user_actions_total: 2 } };
+    const first = start(budgets);
     await collect(first.collector);
     await insert('user_action', { action: 'a' });
     await insert('user_action', { action: 'b' });
     await collect(first.collector);
-    const second = start({ labelValueLimit: 2 });
+    const second = start(budgets);
     await insert('user_action', { action: 'c' });
     await collect(second.collector);
     expect(await samples(second.registry, 'cc_user_actions_total')).toEqual({ 'action=a': 1, 'action=b': 1, 'action=other': 1 });
+    expect((await samples(second.registry, 'cc_label_overflow_total'))['family=cc_user_actions_total']).toBe(1);
   });
 
   it('a new process serves nothing until it has read every row settled since the last checkpoint, then each once', async () => {

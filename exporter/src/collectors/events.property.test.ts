@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../test/databases.js';
 import { samples } from '../test/metrics.js';
-import { createEventsCollector } from './events.js';
+import { createEventsCollector, SERIES_BUDGET_DEFAULTS } from './events.js';
 import type { Collector } from './types.js';
 
 const TYPES = ['payment_failure', 'page_view', 'api_latency'] as const;
@@ -80,7 +80,7 @@ describeEachBackend('event counts under restarts, replicas, outages and extra sc
             await client.connect();
           }
           const registry = new Registry();
-          replicas[i] = { client, registry, collector: createEventsCollector(registry, { batchSize: 2, maxBatchesPerScrape: 1, checkpointIntervalMs, lookbackSeconds: 0, labelValueLimit: 100, routePatterns: [], instance: `r${i}` }) };
+          replicas[i] = { client, registry, collector: createEventsCollector(registry, { batchSize: 2, maxBatchesPerScrape: 1, checkpointIntervalMs, lookbackSeconds: 0, seriesBudgets: SERIES_BUDGET_DEFAULTS, seriesIdleMs: 3_600_000, routePatterns: [], instance: `r${i}` }) };
         };
         const stop = async (i: number) => {
           if (concurrent) await replicas[i]!.client.end().catch(() => undefined);

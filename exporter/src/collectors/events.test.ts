@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { compileRoutePatterns } from '../labels.js';
 import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../test/databases.js';
 import { samples } from '../test/metrics.js';
-import { createEventsCollector, type EventsOptions } from './events.js';
+import { createEventsCollector, SERIES_BUDGET_DEFAULTS, type EventsOptions } from './events.js';
 import type { Collector } from './types.js';
 
 const defaults: EventsOptions = {
@@ -12,7 +12,8 @@ const defaults: EventsOptions = {
   maxBatchesPerScrape: 10,
   checkpointIntervalMs: 0,
   lookbackSeconds: 0,
-  labelValueLimit: 100,
+  seriesBudgets: SERIES_BUDGET_DEFAULTS,
+  seriesIdleMs: 3_600_000,
   routePatterns: compileRoutePatterns(['/menu/:category']),
   instance: 'test',
 };
@@ -175,8 +176,8 @@ describeEachBackend('events collector', (kind) => {
     expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=recent': 2 });
   });
 
-  it('folds label values past the cap into other', async () => {
-    await start({ labelValueLimit: 2 });
+  it('keeps a family within its series budget: past it, new values read other and are counted as overflow', async () => {
+    await start({ seriesBudgets: { ...SERIES_BUDGET_DEFAULTS, cc_user_actions_total: 2 } });
     await insert([
       ['user_action', { action: 'a' }],
       ['user_action', { action: 'b' }],
@@ -187,6 +188,51 @@ describeEachBackend('events collector', (kind) => {
     await collect();
     await collect();
     expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=a': 2, 'action=b': 1, 'action=other': 2 });
+    const overflow = await samples(registry, 'cc_label_overflow_total');
+    expect(overflow['family=cc_user_actions_total']).toBe(2);
+    expect(overflow['family=cc_page_views_total']).toBe(0); // every budgeted family from the start, for the alert
+  });
+
+  it('budgets series, not values: a flood of endpoints x methods x status classes stays within the histogram family', async () => {
+    await start({ seriesBudgets: { ...SERIES_BUDGET_DEFAULTS, cc_api_request_duration_seconds: 10 } });
+    const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE'];
+    const rows: [string, object][] = [];
+    for (let e = 0; e < 20; e++) for (const method of methods) for (const status of [200, 301, 404, 503, 0]) rows.push(['api_latency', { endpoint: `/flood${e}`, method, status, latency_ms: 5 }]);
+    await insert(rows);
+    await collect();
+    const endpoints = Object.keys(await samples(registry, 'cc_api_request_duration_seconds_count'));
+    const flood = endpoints.filter((k) => k.includes('endpoint=/flood'));
+    expect(flood).toHaveLength(10);
+    // the rest folded: other x at most 8 methods x 5 classes, whatever the flood
+    expect(endpoints.filter((k) => k.includes('endpoint=other')).length).toBeLessThanOrEqual(40);
+    expect((await samples(registry, 'cc_label_overflow_total'))['family=cc_api_request_duration_seconds']).toBe(800 - 10);
+  });
+
+  it('never starves declared routes, and lets idle flood series give their places back without a restart', async () => {
+    await start({ seriesBudgets: { ...SERIES_BUDGET_DEFAULTS, cc_page_views_total: 3, cc_user_actions_total: 3 } });
+    const at = (rows: [string, object, string][]) =>
+      client.query(
+        `INSERT INTO runtime_metrics (event_type, event_data, created_at) SELECT t, d, now() - c::interval FROM unnest($1::text[], $2::jsonb[], $3::text[]) AS r(t, d, c)`,
+        [rows.map((r) => r[0]), rows.map((r) => JSON.stringify(r[1])), rows.map((r) => r[2])],
+      );
+    // Two hours ago a flood filled both families...
+    await at(Array.from({ length: 6 }, (_, i): [string, object, string] => ['page_view', { page: `/junk${i}` }, '2 hours']));
+    await at(Array.from({ length: 6 }, (_, i): [string, object, string] => ['user_action', { action: `junk${i}` }, '2 hours']));
+    // ...then a declared route arrives at once (it takes a flood series' place), and now real values.
+    await at([
+      ['page_view', { page: '/menu/pizza' }, '2 hours'],
+      ['page_view', { page: '/checkout' }, '1 minute'],
+      ['user_action', { action: 'add_to_cart' }, '1 minute'],
+      ['user_action', { action: 'add_to_cart' }, '0 minutes'],
+    ]);
+    await collect();
+    const pages = await samples(registry, 'cc_page_views_total');
+    expect(pages['page=/menu/:category']).toBe(1);
+    expect(pages['page=/checkout']).toBe(1);
+    expect(Object.keys(pages).filter((k) => k.startsWith('page=/junk')).length).toBeLessThanOrEqual(1);
+    expect(pages['page=other']).toBe(3); // /junk3 to /junk5, while the family was full of fresh junk
+    expect((await samples(registry, 'cc_user_actions_total'))['action=add_to_cart']).toBe(2);
+    expect(Object.keys(pages).length).toBeLessThanOrEqual(4); // the budget, and other
   });
 
   it('reads a backlog in bounded batches over several scrapes', async () => {

@@ -6,10 +6,11 @@
 // so a restart or another replica loses no row, counts none twice, and no counter goes down.
 // Row shapes per event_type: sql/README.md.
 import pg from 'pg';
-import { LabelCap, routeTemplate, type RoutePattern } from '../labels.js';
+import { labelValue, routeTemplate, type RoutePattern } from '../labels.js';
 import type { Logger } from '../log.js';
-import { CorruptCountsError, EventCounts, registerCounts, type MetricSpec } from './event-counts.js';
+import { CorruptCountsError, EventCounts, registerCounts, type Labels, type MetricSpec } from './event-counts.js';
 import { optionalGauge } from './optional-gauge.js';
+import { SeriesBudget, type IsKnown } from './series-budget.js';
 import type { CollectorFactory, Queryable } from './types.js';
 
 export interface EventsOptions {
@@ -21,8 +22,10 @@ export interface EventsOptions {
   checkpointIntervalMs: number;
   /** the first start on a database (no committed counts yet) also counts this many seconds back; 0 starts at the end */
   lookbackSeconds: number;
-  /** distinct values per label before the rest fold into "other" */
-  labelValueLimit: number;
+  /** series per metric family whose labels come from rows (SERIES_BUDGET_DEFAULTS, SERIES_BUDGETS) */
+  seriesBudgets: Readonly<Record<string, number>>;
+  /** an unknown series not counted for this long (in row time) may give its place to a new one */
+  seriesIdleMs: number;
   routePatterns: readonly RoutePattern[];
   /** this exporter's name, recorded with each commit of the counts */
   instance: string;
@@ -46,6 +49,33 @@ export const KNOWN_EVENT_TYPES = [
 ] as const;
 
 export const AUTO_HEAL_ACTIONS = ['preparing_to_ready', 'ready_to_completed'] as const;
+const ORDER_STATUSES = ['none', 'pending', 'confirmed', 'preparing', 'ready', 'completed', 'cancelled'];
+
+/**
+ * Series per family (label sets) for the families whose label values come from rows, so that a
+ * flood of values cannot grow the scrape past a known size (series-budget.ts). With every family
+ * flooded, the browser-fed ones (anyone holding the anon key) come to about 3,300 samples
+ * (a histogram series is its buckets + 3), the server-fed ones to about 1,800 more.
+ */
+export const SERIES_BUDGET_DEFAULTS: Readonly<Record<string, number>> = {
+  cc_events_total: 30,
+  cc_events_restored_total: 30,
+  cc_page_views_total: 200,
+  cc_api_request_duration_seconds: 100,
+  cc_frontend_errors_total: 100,
+  cc_user_actions_total: 100,
+  cc_web_vital_lcp_seconds: 30,
+  cc_web_vital_inp_seconds: 30,
+  cc_web_vital_fcp_seconds: 30,
+  cc_web_vital_ttfb_seconds: 30,
+  cc_web_vital_cls: 30,
+  cc_edge_function_duration_seconds: 30,
+  cc_order_transitions_total: 300,
+  cc_order_completion_duration_seconds: 50,
+  cc_order_revenue_total: 50,
+  cc_payment_failures_total: 50,
+  cc_auto_heal_actions_total: 10,
+};
 
 /** Where the cursor starts: the oldest transaction still running, so every later commit counts. */
 export const START_AT_END = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`;
@@ -172,7 +202,7 @@ interface Held {
   cluster: string;
   cursor: Cursor;
   counts: EventCounts;
-  cap: LabelCap;
+  budget: SeriesBudget;
 }
 
 interface StateRow {
@@ -252,6 +282,12 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         labelNames: ['event_type'],
       },
       {
+        name: 'cc_label_overflow_total',
+        help: 'Label sets counted under "other" because their metric family had used its series budget (SERIES_BUDGETS), by family.',
+        type: 'counter',
+        labelNames: ['family'],
+      },
+      {
         name: 'cc_events_ignored_total',
         help: 'Rows of runtime_metrics read and not counted anywhere else, by reason (dated_in_future: more than 5 minutes ahead of the database clock, forged or a broken clock).',
         type: 'counter',
@@ -290,6 +326,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     for (const action of AUTO_HEAL_ACTIONS) counts.inc('cc_auto_heal_actions_total', { action }, 0);
     for (const reason of RESET_REASONS) counts.inc('cc_events_cursor_resets_total', { reason }, 0);
     for (const reason of IGNORE_REASONS) counts.inc('cc_events_ignored_total', { reason }, 0);
+    for (const family of Object.keys(options.seriesBudgets)) counts.inc('cc_label_overflow_total', { family }, 0);
     for (const status_class of STATUS_CLASSES) counts.inc('cc_api_requests_total', { status_class }, 0);
     return counts;
   }
@@ -305,41 +342,80 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   let lastCheckpoint = 0;
   let nextModeCheck = 0;
   let stores = new Map<string, string>();
+  let storeSlugs = new Set<string>();
   let inFlight: Promise<void> | undefined;
 
   const storeOf = (storeId: unknown) => (typeof storeId === 'string' ? stores.get(storeId) : undefined);
 
+  const budgetOptions = { budgets: new Map(Object.entries(options.seriesBudgets)), idleMs: options.seriesIdleMs };
+  const declaredRoutes = new Set(['/', ...options.routePatterns.map((p) => p.template)]);
+  /** Which label values of a family are closed sets, never a row's to choose (series-budget.ts). */
+  const knownIn = (family: string): IsKnown => (label, value) => {
+    switch (label) {
+      case 'page':
+      case 'endpoint':
+        return declaredRoutes.has(value);
+      case 'method':
+      case 'status_class':
+      case 'rating':
+        return true; // the collector maps these onto closed sets itself
+      case 'event_type':
+        return (KNOWN_EVENT_TYPES as readonly string[]).includes(value);
+      case 'store':
+        return storeSlugs.has(value);
+      case 'from':
+      case 'to':
+        return ORDER_STATUSES.includes(value);
+      case 'action':
+        return family === 'cc_auto_heal_actions_total' && (AUTO_HEAL_ACTIONS as readonly string[]).includes(value);
+      case 'status':
+        return value === 'success' || value === 'error';
+      default:
+        return false;
+    }
+  };
+
+  /** The labels a row is counted under in a family, within its series budget. */
+  function admitted(counts: EventCounts, budget: SeriesBudget, family: string, labels: Labels, at?: number): Labels {
+    const ordered = Object.fromEntries(specs.get(family)!.labelNames.map((n) => [n, labels[n] ?? 'unknown']));
+    const admission = budget.admit(family, ordered, knownIn(family), at);
+    for (const gone of admission.evicted) counts.remove(family, gone);
+    if (admission.overflowed) counts.inc('cc_label_overflow_total', { family });
+    return admission.labels;
+  }
+
   /** Feed one settled row into the counts; never throws on bad data. */
-  function count(counts: EventCounts, cap: LabelCap, row: EventRow, storeName: (id: unknown) => string): void {
+  function count(counts: EventCounts, budget: SeriesBudget, row: EventRow, storeName: (id: unknown) => string): void {
     // A row from the future would count now what has not happened (a payment failure that
     // pages), and again never: it is set aside whole. None can be written since migration 011.
     if (row.future === true) {
       counts.inc('cc_events_ignored_total', { reason: 'dated_in_future' });
       return;
     }
-    const page = (raw: unknown) => cap.value('page', routeTemplate(raw, options.routePatterns));
-    const type = cap.value('event_type', row.event_type, KNOWN_EVENT_TYPES);
-    counts.inc('cc_events_total', { event_type: type });
+    const at = row.created_at.getTime();
+    const series = (family: string, labels: Labels) => admitted(counts, budget, family, labels, at);
+    const route = (raw: unknown) => routeTemplate(raw, options.routePatterns);
+    counts.inc('cc_events_total', series('cc_events_total', { event_type: labelValue(row.event_type) }));
     const d = (row.event_data !== null && typeof row.event_data === 'object' ? row.event_data : {}) as Record<string, unknown>;
     switch (row.event_type) {
       case 'page_view':
-        counts.inc('cc_page_views_total', { page: page(d.page) });
+        counts.inc('cc_page_views_total', series('cc_page_views_total', { page: route(d.page) }));
         return;
       case 'api_latency': {
         const latencyMs = nonNegative(d.latency_ms);
         const statusClass = toStatusClass(d.status);
         if (latencyMs === undefined || statusClass === undefined) return;
         const method = typeof d.method === 'string' && HTTP_METHODS.includes(d.method.toUpperCase()) ? d.method.toUpperCase() : 'unknown';
-        const endpoint = cap.value('endpoint', routeTemplate(d.endpoint, options.routePatterns));
-        counts.observe('cc_api_request_duration_seconds', { endpoint, method, status_class: statusClass }, latencyMs / 1000);
+        const labels = series('cc_api_request_duration_seconds', { endpoint: route(d.endpoint), method, status_class: statusClass });
+        counts.observe('cc_api_request_duration_seconds', labels, latencyMs / 1000);
         counts.inc('cc_api_requests_total', { status_class: statusClass });
         return;
       }
       case 'error':
-        counts.inc('cc_frontend_errors_total', { error_type: cap.value('error_type', d.error_type) });
+        counts.inc('cc_frontend_errors_total', series('cc_frontend_errors_total', { error_type: labelValue(d.error_type) }));
         return;
       case 'user_action':
-        counts.inc('cc_user_actions_total', { action: cap.value('action', d.action) });
+        counts.inc('cc_user_actions_total', series('cc_user_actions_total', { action: labelValue(d.action) }));
         return;
       case 'performance': {
         const metric = typeof d.metric === 'string' ? (d.metric.toUpperCase() as VitalName) : undefined;
@@ -349,35 +425,34 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         const value = raw * vital.scale;
         const rating =
           typeof d.rating === 'string' && RATINGS.includes(d.rating) ? d.rating : value <= vital.good ? 'good' : value <= vital.poor ? 'needs-improvement' : 'poor';
-        counts.observe(vital.name, { page: page(d.page), rating }, value);
+        counts.observe(vital.name, series(vital.name, { page: route(d.page), rating }), value);
         return;
       }
       case 'edge_function': {
         const ms = nonNegative(d.execution_time_ms);
         if (ms === undefined) return;
-        const labels = { function: cap.value('function', d.function_name), status: cap.value('edge_status', d.status) };
+        const labels = series('cc_edge_function_duration_seconds', { function: labelValue(d.function_name), status: labelValue(d.status) });
         counts.observe('cc_edge_function_duration_seconds', labels, ms / 1000);
         return;
       }
       case 'order_event': {
         if (typeof d.to !== 'string') return;
-        const store = cap.value('store', storeName(d.store_id));
-        const from = cap.value('order_status', typeof d.from === 'string' ? d.from : 'none');
-        const to = cap.value('order_status', d.to);
-        counts.inc('cc_order_transitions_total', { store, from, to });
+        const store = storeName(d.store_id);
+        const from = labelValue(typeof d.from === 'string' ? d.from : 'none');
+        counts.inc('cc_order_transitions_total', series('cc_order_transitions_total', { store, from, to: labelValue(d.to) }));
         if (d.to !== 'completed') return;
         const total = nonNegative(d.total);
-        if (total !== undefined) counts.inc('cc_order_revenue_total', { store }, total);
+        if (total !== undefined) counts.inc('cc_order_revenue_total', series('cc_order_revenue_total', { store }), total);
         const createdAt = typeof d.order_created_at === 'string' ? Date.parse(d.order_created_at) : NaN;
         const seconds = (row.created_at.getTime() - createdAt) / 1000;
-        if (Number.isFinite(seconds) && seconds >= 0) counts.observe('cc_order_completion_duration_seconds', { store }, seconds);
+        if (Number.isFinite(seconds) && seconds >= 0) counts.observe('cc_order_completion_duration_seconds', series('cc_order_completion_duration_seconds', { store }), seconds);
         return;
       }
       case 'payment_failure':
-        counts.inc('cc_payment_failures_total', { provider: cap.value('provider', d.provider), reason: cap.value('reason', d.reason) });
+        counts.inc('cc_payment_failures_total', series('cc_payment_failures_total', { provider: labelValue(d.provider), reason: labelValue(d.reason) }));
         return;
       case 'auto_heal':
-        counts.inc('cc_auto_heal_actions_total', { action: cap.value('auto_heal_action', d.action, AUTO_HEAL_ACTIONS) });
+        counts.inc('cc_auto_heal_actions_total', series('cc_auto_heal_actions_total', { action: labelValue(d.action) }));
         return;
       default:
         return;
@@ -387,6 +462,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   async function refreshStores(db: Queryable): Promise<void> {
     const { rows } = await db.query<{ id: string; store: string }>(STORES);
     stores = new Map(rows.map((r) => [r.id, r.store]));
+    storeSlugs = new Set(stores.values());
   }
 
   async function startCursor(db: Queryable): Promise<Cursor> {
@@ -413,7 +489,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         storesRefreshed = true;
       }
       // Synchronous from here: the counts and the cursor move together.
-      for (const row of rows) count(into.counts, into.cap, row, (id) => storeOf(id) ?? 'unknown');
+      for (const row of rows) count(into.counts, into.budget, row, (id) => storeOf(id) ?? 'unknown');
       const last: EventRow = rows[rows.length - 1]!;
       into.cursor = { tx: last.tx, id: last.id };
       total += rows.length;
@@ -425,15 +501,19 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   /** The committed state of a row, reusing this process's counts when the version is the same. */
   function fromRow(row: StateRow): Held {
     if (row.counts === null && held && held.version === row.version) return { ...held, cursor: { tx: row.tx, id: row.id } };
-    const data = row.counts as { caps?: unknown } | null;
+    const data = row.counts as { budget?: unknown } | null;
     const counts = EventCounts.fromData(specs, data);
-    for (const reason of IGNORE_REASONS) counts.inc('cc_events_ignored_total', { reason }, 0); // a state committed before this family
-    const caps = data && typeof data.caps === 'object' && data.caps !== null ? (data.caps as Record<string, string[]>) : {};
-    return { version: row.version, cluster: row.cluster, cursor: { tx: row.tx, id: row.id }, counts, cap: new LabelCap(options.labelValueLimit, caps) };
+    // Families added since the state was committed.
+    for (const reason of IGNORE_REASONS) counts.inc('cc_events_ignored_total', { reason }, 0);
+    for (const family of Object.keys(options.seriesBudgets)) counts.inc('cc_label_overflow_total', { family }, 0);
+    const budget = new SeriesBudget(budgetOptions, data?.budget);
+    // Counts committed before budgets (per-label caps): their series are adopted as long idle.
+    if (data?.budget === undefined) for (const family of Object.keys(options.seriesBudgets)) budget.adopt(family, counts.seriesLabels(family));
+    return { version: row.version, cluster: row.cluster, cursor: { tx: row.tx, id: row.id }, counts, budget };
   }
 
-  function stateJson(counts: EventCounts, cap: LabelCap): string {
-    return JSON.stringify({ ...counts.toData(), caps: cap.toJSON() });
+  function stateJson(counts: EventCounts, budget: SeriesBudget): string {
+    return JSON.stringify({ ...counts.toData(), budget: budget.toJSON() });
   }
 
   /**
@@ -480,8 +560,8 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         // continuing what this process counted in memory, if anything.
         const cursor = held?.cursor ?? (await startCursor(q));
         const counts = held?.counts ?? initialCounts();
-        const cap = held?.cap ?? new LabelCap(options.labelValueLimit);
-        await q.query(INSERT_STATE, [STATE_NAME, snapshot!.cluster, cursor.tx, cursor.id, stateJson(counts, cap), options.instance]);
+        const budget = held?.budget ?? new SeriesBudget(budgetOptions);
+        await q.query(INSERT_STATE, [STATE_NAME, snapshot!.cluster, cursor.tx, cursor.id, stateJson(counts, budget), options.instance]);
         log?.info({ tx: cursor.tx, id: cursor.id }, 'event counts are committed to Postgres from now on');
         ({ rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, '0']));
         if (!row) return held ? undefined : fromRow((await q.query<StateRow>(READ_STATE, [STATE_NAME, '0'])).rows[0]!);
@@ -519,7 +599,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
           cluster: snapshot!.cluster,
           cursor: cursorFits ? (base?.cursor ?? { tx: row.tx, id: row.id }) : { tx: snapshot!.xmin, id: '0' },
           counts: base?.counts.clone() ?? initialCounts(),
-          cap: new LabelCap(options.labelValueLimit, base?.cap.toJSON() ?? {}),
+          budget: base?.budget.clone() ?? new SeriesBudget(budgetOptions),
         };
         for (const reason of resets) {
           state.counts.inc('cc_events_cursor_resets_total', { reason });
@@ -537,7 +617,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         const { rows: foreign } = await q.query<{ event_type: string; n: string }>(QUARANTINE_FOREIGN);
         let n = 0;
         for (const f of foreign) {
-          state.counts.inc('cc_events_restored_total', { event_type: state.cap.value('event_type', f.event_type, KNOWN_EVENT_TYPES) }, Number(f.n));
+          state.counts.inc('cc_events_restored_total', admitted(state.counts, state.budget, 'cc_events_restored_total', { event_type: labelValue(f.event_type) }), Number(f.n));
           n += Number(f.n);
           changed = true;
         }
@@ -551,7 +631,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
 
       if (changed) {
         const { rows: [updated] } = await q.query<{ version: string }>(UPDATE_STATE, [
-          STATE_NAME, snapshot!.cluster, state.cursor.tx, state.cursor.id, stateJson(state.counts, state.cap), options.instance, row.version,
+          STATE_NAME, snapshot!.cluster, state.cursor.tx, state.cursor.id, stateJson(state.counts, state.budget), options.instance, row.version,
         ]);
         state = { ...state, version: updated!.version };
       }
@@ -562,7 +642,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
 
   /** Without migration 009: counted in this process, from the end of the table, as before it. */
   async function collectInMemory(db: Queryable): Promise<void> {
-    if (!held) held = { version: 'memory', cluster: '', cursor: await startCursor(db), counts: initialCounts(), cap: new LabelCap(options.labelValueLimit) };
+    if (!held) held = { version: 'memory', cluster: '', cursor: await startCursor(db), counts: initialCounts(), budget: new SeriesBudget(budgetOptions) };
     await readSettled(db, held, options.maxBatchesPerScrape);
   }
 
