@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { createAckRouter } from './hooks/ack-route.js';
 import { createHooksRouter, type HooksDeps } from './hooks/index.js';
 import { createOtlpRouter } from './ingest/otlp.js';
-import type { RoutePattern } from './labels.js';
+import type { RoutePattern } from './text.js';
 import type { Logger } from './log.js';
 import { describeError, type Scraper } from './scrape.js';
 

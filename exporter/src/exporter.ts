@@ -1,12 +1,12 @@
 // Wiring the exporter from its configuration: the pool, the registry and collectors, the
 // scraper and the HTTP app. server.ts runs it as a process; tests run it in theirs.
 import type express from 'express';
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp } from './app.js';
 import { createCollectors } from './collectors/index.js';
 import type { Config } from './config.js';
 import { createPool, type Pool } from './db.js';
-import { compileRoutePatterns } from './labels.js';
+import { compileRoutePatterns } from './text.js';
 import type { Logger } from './log.js';
 import { createReconciler, type Reconciler } from './hooks/reconcile.js';
 import { createMaintenanceScheduler, type MaintenanceScheduler } from './maintenance.js';
@@ -30,6 +30,9 @@ export interface Exporter {
 export function createExporter(config: Config, connectionString: string, logger: Logger): Exporter {
   const pool = createPool(connectionString, config.db, logger);
   const registry = new Registry();
+  // process_* and nodejs_*, among them the event loop's delay since the last scrape
+  // (nodejs_eventloop_lag_p99_seconds): a hostile value that held the loop would show there.
+  collectDefaultMetrics({ register: registry });
   const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config, logger), logger, version });
   const { app, publicApp } = createApp({
     scraper,

@@ -82,6 +82,20 @@ export function exporter(): dashboard.DashboardBuilder {
     )
     .withPanel(
       timeseriesPanel({
+        title: 'Event loop delay',
+        description:
+          "How long the exporter's event loop was held, p99 and max since the previous scrape, per exporter (nodejs_eventloop_lag_*). While it is held, scrapes, spans and webhooks wait: above 100 ms something (a hostile value, a huge batch) is costing too much.",
+        unit: units.Seconds,
+        min: 0,
+        thresholds: [[0.1, 'red']],
+        targets: [
+          prom('max by (instance) (nodejs_eventloop_lag_p99_seconds)', { legend: 'p99 {{instance}}' }),
+          prom('max by (instance) (nodejs_eventloop_lag_max_seconds)', { legend: 'max {{instance}}' }),
+        ],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
         title: 'Event cursor backlog',
         description: 'Rows behind the event cursor over time. It should return to near 0 after every scrape.',
         unit: units.Short,

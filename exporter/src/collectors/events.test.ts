@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { compileRoutePatterns } from '../labels.js';
+import { compileRoutePatterns } from '../text.js';
 import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../test/databases.js';
 import { samples } from '../test/metrics.js';
 import { createEventsCollector, SERIES_BUDGET_DEFAULTS, type EventsOptions } from './events.js';

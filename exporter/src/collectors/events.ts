@@ -6,7 +6,7 @@
 // so a restart or another replica loses no row, counts none twice, and no counter goes down.
 // Row shapes per event_type: sql/README.md.
 import pg from 'pg';
-import { labelValue, routeTemplate, type RoutePattern } from '../labels.js';
+import { labelValue, routeTemplate, type RoutePattern } from '../text.js';
 import type { Logger } from '../log.js';
 import { CorruptCountsError, EventCounts, registerCounts, type Labels, type MetricSpec } from './event-counts.js';
 import { optionalGauge } from './optional-gauge.js';

@@ -3,7 +3,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { compileRoutePatterns } from '../labels.js';
+import { compileRoutePatterns } from '../text.js';
 import { createBackupsCollector } from './backups.js';
 import { createDatabaseCollector } from './database.js';
 import { createDeploymentsCollector } from './deployments.js';

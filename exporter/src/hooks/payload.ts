@@ -1,7 +1,7 @@
 // Alertmanager's webhook payload (version 4), validated: a bad payload is a 400 that says what
 // was wrong, never a half-written alert. Its strings are made storable (NUL dropped, lone
 // surrogates replaced): Postgres refuses both, and Alertmanager would retry such a payload for ever.
-import { storable } from '../ingest/scrub.js';
+import { storable } from '../text.js';
 
 export interface WebhookAlert {
   status: 'firing' | 'resolved';

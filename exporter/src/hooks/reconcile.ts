@@ -18,7 +18,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Queryable } from '../collectors/index.js';
 import type { Logger } from '../log.js';
-import { storable } from '../ingest/scrub.js';
+import { storable } from '../text.js';
 import { describeError } from '../scrape.js';
 
 export interface ReconcileOptions {

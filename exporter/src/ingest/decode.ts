@@ -5,7 +5,7 @@
 // strings or numbers, enums as integers or names, unknown fields ignored) and refuses wrong
 // types for the fields it reads.
 import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
-import { truncate } from './scrub.js';
+import { truncate } from '../text.js';
 
 /** An attribute value as kept here: nested arrays and key-value lists are not needed and dropped. */
 export type AttributeValue = string | number | boolean | readonly (string | number | boolean | null)[] | null;

@@ -14,13 +14,12 @@ import pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import type { Queryable } from '../collectors/index.js';
 import type { Config } from '../config.js';
-import type { RoutePattern } from '../labels.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../scrape.js';
 import { sameSecret } from '../auth.js';
+import { truncate, type RoutePattern } from '../text.js';
 import { decodeJsonRequest, decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus, MalformedRequestError } from './decode.js';
 import { createRateLimiter } from './rate-limit.js';
-import { truncate } from './scrub.js';
 import { spansToRows, type EventRow } from './spans.js';
 import { insertRows, isRetryable, pruneDigests } from './store.js';
 

@@ -20,9 +20,8 @@
 // From anyone else such a span is rejected whole, never stored.
 //
 // A row is dated by its span's end, and never later than now: a clock ahead is not the future.
-import { routeTemplate, sanitizeLabel, type RoutePattern } from '../labels.js';
 import { StatusCode, SpanKind, type AttributeValue, type Attributes, type ReceivedSpan } from './decode.js';
-import { scrubText, scrubUrlText, storable, truncate } from './scrub.js';
+import { labelValue, MAX_LABEL_INPUT, routeTemplate, scrubUrlText, storable, truncate, type RoutePattern, scrubText } from '../text.js';
 
 export type EventType = 'page_view' | 'api_latency' | 'error' | 'user_action' | 'performance' | 'edge_function' | 'payment_failure';
 
@@ -70,8 +69,6 @@ export const MAX_METADATA_ENTRIES = 16;
 export const MAX_METADATA_VALUE_LENGTH = 256;
 const MAX_SESSION_ID_LENGTH = 128;
 const MAX_METHOD_LENGTH = 16;
-/** label-like values (error_type, action) are cut to sanitizeLabel's 120 after redaction */
-const MAX_LABEL_INPUT = 256;
 
 // Where each value is looked for, first present wins.
 const PAGE_KEYS = ['page', 'url.path', 'url.full', 'http.url', 'location.href'];
@@ -293,9 +290,7 @@ function route(raw: string | undefined, options: MappingOptions): string {
 }
 
 /** A label-like value (error type, action): short, redacted, printable. */
-function label(raw: string): string {
-  return storable(sanitizeLabel(scrubText(raw, MAX_LABEL_INPUT)));
-}
+const label = (raw: string): string => labelValue(raw);
 
 function sessionId(span: ReceivedSpan): string | null {
   const raw = firstScalar(span.attributes, SESSION_KEYS) ?? firstScalar(span.resource, SESSION_KEYS);
