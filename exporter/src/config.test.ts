@@ -167,6 +167,12 @@ describe('config: Alertmanager webhooks and the SMS bridge', () => {
     expect(problems.join('\n')).not.toContain('secret-uuid');
   });
 
+  it('reads SERVICE_NAMES: the known services, web-otel\'s and edge/\'s defaults unless set; refuses one that cannot be a label', () => {
+    expect(loadConfig({}).events.serviceNames).toEqual(['web', 'edge-functions']);
+    expect(loadConfig({ SERVICE_NAMES: 'shop-web, shop-edge' }).events.serviceNames).toEqual(['shop-web', 'shop-edge']);
+    expect(problemsOf({ SERVICE_NAMES: 'shop web' })).toEqual(['SERVICE_NAMES: "shop web" must be a service.name of at most 120 printable characters']);
+  });
+
   it('reads SERIES_BUDGETS over the defaults, names an unknown family, and warns about the replaced LABEL_VALUE_LIMIT', () => {
     const config = loadConfig({ SERIES_BUDGETS: 'cc_page_views_total=400, cc_web_vital_cls=5', SERIES_IDLE_EVICTION: '30m' });
     expect(config.events.seriesBudgets).toMatchObject({ cc_page_views_total: 400, cc_web_vital_cls: 5, cc_api_request_duration_seconds: 100 });

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { SERIES_BUDGET_DEFAULTS } from './collectors/events.js';
+import { DEFAULT_SERVICE_NAMES, SERIES_BUDGET_DEFAULTS } from './collectors/events.js';
 import { collectorNames } from './collectors/index.js';
 
 export interface Config {
@@ -50,6 +50,8 @@ export interface Config {
     seriesIdleMs: number;
     /** route templates tried before automatic id collapsing, e.g. /menu/:category */
     routePatterns: string[];
+    /** SERVICE_NAMES: the service.name of the app's browser and edge telemetry (known values of the service label) */
+    serviceNames: string[];
   };
   otlp: {
     /** request body limit in bytes (compressed and decompressed alike) */
@@ -158,6 +160,7 @@ export const DEFAULTS = {
   SERIES_BUDGETS: '',
   SERIES_IDLE_EVICTION: '1h',
   ROUTE_PATTERNS: '',
+  SERVICE_NAMES: DEFAULT_SERVICE_NAMES.join(','),
   OTLP_MAX_BODY_BYTES: '1000000',
   OTLP_MAX_SPANS_PER_REQUEST: '1000',
   OTLP_MAX_ATTRIBUTE_LENGTH: '4096',
@@ -249,6 +252,10 @@ export function loadConfig(env: Env): Config {
   for (const pattern of routePatterns) {
     if (!pattern.startsWith('/')) problems.push(`ROUTE_PATTERNS: "${pattern}" must start with /`);
   }
+  const serviceNames = parseList(get('SERVICE_NAMES'));
+  for (const name of serviceNames) {
+    if (name.length > 120 || /[^\x21-\x7e]/.test(name)) problems.push(`SERVICE_NAMES: "${name.slice(0, 40)}" must be a service.name of at most 120 printable characters`);
+  }
   const corsAllowedOrigins = parseList(get('OTLP_CORS_ALLOWED_ORIGINS'));
   for (const origin of corsAllowedOrigins) {
     if (!/^https?:\/\/[^/]+$/.test(origin)) {
@@ -311,6 +318,7 @@ export function loadConfig(env: Env): Config {
       seriesBudgets: parseSeriesBudgets(get('SERIES_BUDGETS'), problems),
       seriesIdleMs: parseDuration('SERIES_IDLE_EVICTION', get('SERIES_IDLE_EVICTION'), problems) * 1000,
       routePatterns,
+      serviceNames,
     },
     otlp: {
       maxBodyBytes: int('OTLP_MAX_BODY_BYTES', 1024, 100_000_000),

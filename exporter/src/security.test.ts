@@ -330,7 +330,8 @@ describeEachBackend('a label flood through the public OTLP endpoint', (kind) => 
           { name: 'web-vital', attributes: { 'browser.web_vital.name': vitals[i % 5]![0], 'browser.web_vital.value': vitals[i % 5]![1], 'browser.web_vital.rating': ratings[i % 3]!, page: `/v/${word(i)}` } },
         ];
       }).flat();
-      expect((await post(exporter.url, jsonRequest(spans))).status).toBe(200);
+      // each request from a made-up environment and release too
+      expect((await post(exporter.url, jsonRequest(spans, { resource: { 'deployment.environment.name': `env-${batch}`, 'service.version': `forged-${batch}` } }))).status).toBe(200);
     }
     // After the flood, real traffic on the declared routes.
     const real: JsonSpanInput[] = [
@@ -338,7 +339,7 @@ describeEachBackend('a label flood through the public OTLP endpoint', (kind) => 
       { name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': 'https://api.example/api/menu', 'http.response.status_code': 503 } },
       { name: 'web-vital', attributes: { 'browser.web_vital.name': 'LCP', 'browser.web_vital.value': 1200, page: '/menu/drinks' } },
     ];
-    expect((await post(exporter.url, jsonRequest(real))).status).toBe(200);
+    expect((await post(exporter.url, jsonRequest(real, { resource: { 'deployment.environment.name': 'production' } }))).status).toBe(200);
     await waitUntilSettled(exporter.pool);
     const body = (await exporter.get('/metrics')).body;
     const series = parseExposition(body);
@@ -347,12 +348,13 @@ describeEachBackend('a label flood through the public OTLP endpoint', (kind) => 
     const count = (prefix: string) => [...series.keys()].filter((k) => k.startsWith(prefix)).length;
     expect(count('cc_page_views_total{page="/flood/')).toBe(200 - 1); // the budget, less the declared route's place
     expect(count('cc_api_request_duration_seconds_count{endpoint="/')).toBeLessThanOrEqual(100);
-    expect(series.get('cc_page_views_total{page="/menu/:category"}')).toBe(1);
-    expect(series.get('cc_api_request_duration_seconds_count{endpoint="/api/menu",method="GET",status_class="5xx"}')).toBe(1);
-    expect(series.get('cc_web_vital_lcp_seconds_count{page="/menu/:category",rating="good"}')).toBe(1);
+    const prod = 'service="web",env="production",release="unknown"';
+    expect(series.get(`cc_page_views_total{page="/menu/:category",${prod}}`)).toBe(1);
+    expect(series.get(`cc_api_request_duration_seconds_count{endpoint="/api/menu",method="GET",status_class="5xx",${prod}}`)).toBe(1);
+    expect(series.get(`cc_web_vital_lcp_seconds_count{page="/menu/:category",rating="good",${prod}}`)).toBe(1);
     for (const family of ['cc_page_views_total', 'cc_user_actions_total', 'cc_frontend_errors_total', 'cc_api_request_duration_seconds', 'cc_web_vital_lcp_seconds']) {
       expect(series.get(`cc_label_overflow_total{family="${family}"}`), family).toBeGreaterThan(0);
     }
-    expect(series.get('cc_page_views_total{page="other"}')).toBe(1000 - 200);
+    expect(series.get('cc_page_views_total{page="other",service="other",env="other",release="other"}')).toBe(1000 - 200);
   });
 });

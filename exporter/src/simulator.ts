@@ -47,6 +47,11 @@ SELECT 'sim-' || (random() * 20)::int, kind, CASE kind
   WHEN 'error' THEN jsonb_build_object('error_type', 'fetch_error', 'message', 'Network timeout', 'url', '/menu')
   WHEN 'edge_function' THEN jsonb_build_object('function_name', 'create-order', 'execution_time_ms', round((80 + random() * 400)::numeric), 'status', 'success')
   ELSE jsonb_build_object('provider', 'stripe', 'reason', 'card_declined', 'amount', 18.5)
+  END || CASE kind
+  -- where it comes from, as the receiver stores a resource: the seed's production release
+  WHEN 'edge_function' THEN '{"service": "edge-functions", "env": "production", "release": "c0ffee5"}'::jsonb
+  WHEN 'payment_failure' THEN '{}'::jsonb
+  ELSE '{"service": "web", "env": "production", "release": "1.9.1"}'::jsonb
   END
   FROM (SELECT CASE WHEN r < 0.30 THEN 'page_view' WHEN r < 0.70 THEN 'api_latency' WHEN r < 0.82 THEN 'performance'
                     WHEN r < 0.92 THEN 'user_action' WHEN r < 0.96 THEN 'edge_function' WHEN r < 0.999 THEN 'error'

@@ -135,7 +135,15 @@ export const exporterUrlVariable = () =>
 
 export const storeVariable = () => labelVariable('store', 'Store', 'cc_orders_active', 'Stores, by slug, as the order collector labels them.');
 export const environmentVariable = () =>
-  labelVariable('environment', 'Environment', 'cc_deployment_info', 'Deployment environments that have a row in deployment_log.');
+  labelVariable('environment', 'Environment', 'cc_deployment_info', 'Deployment environments that have a row in deployment_log; the browser and edge-function panels show the telemetry whose env label (deployment.environment.name) is one of them.');
+/** The series that carry the telemetry's service, env and release labels, for the variables that list them. */
+const TELEMETRY_SERIES = '{__name__=~"cc_page_views_total|cc_edge_function_duration_seconds_count"}';
+export const serviceVariable = () =>
+  labelVariable('service', 'Service', TELEMETRY_SERIES, 'Where the telemetry comes from: the service.name of the browser app (web-otel) or of the edge functions.');
+export const releaseVariable = () =>
+  labelVariable('release', 'Release', TELEMETRY_SERIES, 'The service.version of the telemetry: pick one release, or two to compare them; "unknown" is telemetry that names none.');
+/** The browser and edge-function series of the selected environments, services and releases. */
+export const TELEMETRY = 'env=~"$environment", service=~"$service", release=~"$release"';
 
 // ---------------------------------------------------------------------------------------------
 // Annotations: every deploy on every time series

@@ -27,8 +27,10 @@ const VITALS: [string, number, string][] = [
 /** One round of what a busy minute of the app writes. */
 async function demoTraffic(stack: AlertingStack, round: number): Promise<void> {
   const rows: { event_type: string; event_data: Record<string, unknown> }[] = [];
-  for (const page of PAGES) rows.push({ event_type: 'page_view', event_data: { page, referrer: '', userAgent: 'Mozilla/5.0 (demo)' } });
-  for (const [metric, value, rating] of VITALS) for (const page of PAGES) rows.push({ event_type: 'performance', event_data: { metric, value, rating, page } });
+  // Production's release and staging's candidate, as the receiver stores a resource; the rest names none.
+  const web = [{ service: 'web', env: 'production', release: '1.9.1' }, { service: 'web', env: 'staging', release: '1.10.0-rc.1' }][round % 2]!;
+  for (const page of PAGES) rows.push({ event_type: 'page_view', event_data: { page, referrer: '', userAgent: 'Mozilla/5.0 (demo)', ...web } });
+  for (const [metric, value, rating] of VITALS) for (const page of PAGES) rows.push({ event_type: 'performance', event_data: { metric, value, rating, page, ...web } });
   for (let i = 0; i < 6; i++) {
     rows.push({ event_type: 'api_latency', event_data: { endpoint: '/rest/v1/orders', latency_ms: 80 + 40 * i, status: 200, method: 'GET' } });
     rows.push({ event_type: 'api_latency', event_data: { endpoint: '/rest/v1/menu_items', latency_ms: 60 + 300 * i, status: 200, method: 'GET' } });
@@ -36,7 +38,7 @@ async function demoTraffic(stack: AlertingStack, round: number): Promise<void> {
   rows.push({ event_type: 'api_latency', event_data: { endpoint: '/rest/v1/orders', latency_ms: 2400, status: 503, method: 'POST' } });
   rows.push({ event_type: 'api_latency', event_data: { endpoint: '/functions/v1/create-payment', latency_ms: 10_000, status: 0, method: 'POST' } });
   rows.push({ event_type: 'user_action', event_data: { action: 'add_to_cart', metadata: { item: 3 } } });
-  rows.push({ event_type: 'edge_function', event_data: { function_name: 'send-order-email', execution_time_ms: 140, status: 'success' } });
+  rows.push({ event_type: 'edge_function', event_data: { function_name: 'send-order-email', execution_time_ms: 140, status: 'success', service: 'edge-functions', env: 'production', release: 'c0ffee5' } });
   if (round === 0) {
     rows.push({ event_type: 'payment_failure', event_data: { provider: 'stripe', reason: 'card_declined', order_id: 'o-demo', amount: 23.5 } });
     rows.push({ event_type: 'backup', event_data: { status: 'success', tables: 12, rows: 1234, duration_ms: 5400 } });
@@ -117,7 +119,13 @@ describe.skipIf(skip !== undefined)(`dashboard queries against real data${skip ?
   const all = (board: Dashboard) => Object.fromEntries((board.templating?.list ?? []).map((v) => [v.name, '.*']));
 
   it('every variable lists the values the demo data has', async () => {
-    const expected: Record<string, string[]> = { store: ['downtown', 'harbor', 'uptown'], environment: ['production', 'staging'], page: PAGES };
+    const expected: Record<string, string[]> = {
+      store: ['downtown', 'harbor', 'uptown'],
+      environment: ['production', 'staging'],
+      page: PAGES,
+      service: ['web', 'edge-functions'],
+      release: ['1.9.1', '1.10.0-rc.1', 'c0ffee5', 'unknown'],
+    };
     const seen = new Set<string>();
     for (const [file, board] of boards) {
       for (const v of board.templating?.list ?? []) {

@@ -11,6 +11,7 @@ import { deploymentsDashboardUrl } from '../../exporter/src/deploy/alertmanager.
 import { DATASOURCES } from './common.js';
 import { DASHBOARDS_DIR, staleDashboards } from './generate.js';
 import { DASHBOARDS } from './index.js';
+import { webVitals } from './web-vitals.js';
 import { expandPromql, expandSql, lintDashboard, panelsOf, promqlLintProblems, promqlSyntaxErrors, rowsOf, targetsOf, type ProvisionedDatasource } from './verify.js';
 
 const PROVISIONING = new URL('../provisioning/', import.meta.url);
@@ -131,8 +132,18 @@ describe('the System Health dashboard replaces the old page', () => {
     }
   });
 
-  it('has datasource, store and environment variables, and the exporter URL of the Acknowledge links', () => {
-    expect((board.templating?.list ?? []).map((v) => v.name)).toEqual(['datasource', 'postgres', 'store', 'environment', 'exporter_url']);
+  it('has datasource, store, environment, service and release variables, and the exporter URL of the Acknowledge links', () => {
+    expect((board.templating?.list ?? []).map((v) => v.name)).toEqual(['datasource', 'postgres', 'store', 'environment', 'service', 'release', 'exporter_url']);
+  });
+
+  it('filters every browser and edge-function query by environment, service and release', () => {
+    const families = /cc_(api_request_duration_seconds|frontend_errors_total|page_views_total|user_actions_total|web_vital_\w+|edge_function_duration_seconds)/;
+    for (const b of [board, webVitals().build()]) {
+      const queries = panelsOf(b).flatMap((p) => ((p.targets ?? []) as { expr?: string }[]).map((t) => t.expr ?? '')).filter((q) => families.test(q));
+      expect(queries.length).toBeGreaterThan(3);
+      for (const q of queries) expect(q, q).toContain('env=~"$environment", service=~"$service", release=~"$release"');
+    }
+    expect(panelsOf(board).map((p) => p.title)).toEqual(expect.arrayContaining(['Edge functions: p95 duration', 'Edge function calls by status']));
   });
 
   it('shows who acknowledged each occurrence in the alert history, with a link that acknowledges it', () => {

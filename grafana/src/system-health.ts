@@ -4,8 +4,8 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
 import {
-  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, exporterUrlVariable, onceAcrossReplicas, postgresVariable, prom, sql, statPanel, storeVariable, tablePanel,
-  timeseriesPanel,
+  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, exporterUrlVariable, onceAcrossReplicas, postgresVariable, prom, releaseVariable, serviceVariable, sql, statPanel,
+  storeVariable, tablePanel, TELEMETRY, timeseriesPanel,
 } from './common.js';
 
 export const SYSTEM_HEALTH_UID = 'cc-system-health';
@@ -23,7 +23,7 @@ export const LINKED_PANELS = {
 } as const;
 
 const api = 'cc_api_request_duration_seconds';
-const apiErrors = `${api}_count{status_class=~"5xx|network"}`;
+const apiErrors = `${api}_count{status_class=~"5xx|network", ${TELEMETRY}}`;
 
 export function systemHealth(): dashboard.DashboardBuilder {
   const board = baseDashboard(
@@ -35,6 +35,8 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withVariable(postgresVariable())
     .withVariable(storeVariable())
     .withVariable(environmentVariable())
+    .withVariable(serviceVariable())
+    .withVariable(releaseVariable())
     .withVariable(exporterUrlVariable())
     .annotations(deployAnnotations());
 
@@ -77,8 +79,8 @@ export function systemHealth(): dashboard.DashboardBuilder {
         unit: units.Seconds,
         named: true,
         targets: [
-          prom(`sum(rate(${api}_sum[$__range])) / sum(rate(${api}_count[$__range]))`, { legend: 'Average', instant: true, refId: 'A' }),
-          prom(`histogram_quantile(0.95, sum by (le) (rate(${api}_bucket[$__range])))`, { legend: 'p95', instant: true, refId: 'B' }),
+          prom(`sum(rate(${api}_sum{${TELEMETRY}}[$__range])) / sum(rate(${api}_count{${TELEMETRY}}[$__range]))`, { legend: 'Average', instant: true, refId: 'A' }),
+          prom(`histogram_quantile(0.95, sum by (le) (rate(${api}_bucket{${TELEMETRY}}[$__range])))`, { legend: 'p95', instant: true, refId: 'B' }),
         ],
         thresholds: [[1, 'orange'], [2, 'red']],
       }),
@@ -105,7 +107,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
         description: 'Frontend errors per minute by error type (the exception type, or span_error). Types are capped; rare ones fold into "other".',
         unit: units.CountsPerMinute,
         stacked: true,
-        targets: [prom(`sum by (error_type) (${onceAcrossReplicas('rate(cc_frontend_errors_total[$__rate_interval])')}) * 60`, { legend: '{{error_type}}' })],
+        targets: [prom(`sum by (error_type) (${onceAcrossReplicas(`rate(cc_frontend_errors_total{${TELEMETRY}}[$__rate_interval])`)}) * 60`, { legend: '{{error_type}}' })],
       }),
     )
     .withPanel(
@@ -116,7 +118,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
         unit: units.PercentUnit,
         min: 0,
         thresholds: [[0.05, 'red']],
-        targets: [prom(`sum(rate(${apiErrors}[$__rate_interval])) / sum(rate(${api}_count[$__rate_interval]))`, { legend: 'error ratio' })],
+        targets: [prom(`sum(rate(${apiErrors}[$__rate_interval])) / sum(rate(${api}_count{${TELEMETRY}}[$__rate_interval]))`, { legend: 'error ratio' })],
       }),
     )
     .withPanel(
@@ -161,11 +163,11 @@ export function systemHealth(): dashboard.DashboardBuilder {
         },
         sortBy: { column: 'Requests', desc: true },
         targets: [
-          perEndpoint(`sum by (endpoint) (rate(${api}_sum[$__range])) / sum by (endpoint) (rate(${api}_count[$__range]))`, 'A'),
-          perEndpoint(`histogram_quantile(0.50, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'B'),
-          perEndpoint(`histogram_quantile(0.95, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'C'),
-          perEndpoint(`histogram_quantile(0.99, sum by (endpoint, le) (rate(${api}_bucket[$__range])))`, 'D'),
-          perEndpoint(`round(sum by (endpoint) (${onceAcrossReplicas(`increase(${api}_count[$__range])`)}))`, 'E'),
+          perEndpoint(`sum by (endpoint) (rate(${api}_sum{${TELEMETRY}}[$__range])) / sum by (endpoint) (rate(${api}_count{${TELEMETRY}}[$__range]))`, 'A'),
+          perEndpoint(`histogram_quantile(0.50, sum by (endpoint, le) (rate(${api}_bucket{${TELEMETRY}}[$__range])))`, 'B'),
+          perEndpoint(`histogram_quantile(0.95, sum by (endpoint, le) (rate(${api}_bucket{${TELEMETRY}}[$__range])))`, 'C'),
+          perEndpoint(`histogram_quantile(0.99, sum by (endpoint, le) (rate(${api}_bucket{${TELEMETRY}}[$__range])))`, 'D'),
+          perEndpoint(`round(sum by (endpoint) (${onceAcrossReplicas(`increase(${api}_count{${TELEMETRY}}[$__range])`)}))`, 'E'),
           perEndpoint(`round(sum by (endpoint) (${onceAcrossReplicas(`increase(${apiErrors}[$__range])`)}))`, 'F'),
         ],
       }),
@@ -179,9 +181,9 @@ export function systemHealth(): dashboard.DashboardBuilder {
         min: 0,
         thresholds: [[2, 'red']],
         targets: [
-          prom(`histogram_quantile(0.50, sum by (le) (rate(${api}_bucket[$__rate_interval])))`, { legend: 'p50' }),
-          prom(`histogram_quantile(0.95, sum by (le) (rate(${api}_bucket[$__rate_interval])))`, { legend: 'p95' }),
-          prom(`histogram_quantile(0.99, sum by (le) (rate(${api}_bucket[$__rate_interval])))`, { legend: 'p99' }),
+          prom(`histogram_quantile(0.50, sum by (le) (rate(${api}_bucket{${TELEMETRY}}[$__rate_interval])))`, { legend: 'p50' }),
+          prom(`histogram_quantile(0.95, sum by (le) (rate(${api}_bucket{${TELEMETRY}}[$__rate_interval])))`, { legend: 'p95' }),
+          prom(`histogram_quantile(0.99, sum by (le) (rate(${api}_bucket{${TELEMETRY}}[$__rate_interval])))`, { legend: 'p99' }),
         ],
       }),
     )
@@ -191,7 +193,25 @@ export function systemHealth(): dashboard.DashboardBuilder {
         description: 'API requests per second by status class; "network" is a request that got no response (offline, CORS, aborted).',
         unit: units.RequestsPerSecond,
         stacked: true,
-        targets: [prom(`sum by (status_class) (${onceAcrossReplicas(`rate(${api}_count[$__rate_interval])`)})`, { legend: '{{status_class}}' })],
+        targets: [prom(`sum by (status_class) (${onceAcrossReplicas(`rate(${api}_count{${TELEMETRY}}[$__rate_interval])`)})`, { legend: '{{status_class}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Edge functions: p95 duration',
+        description: 'How long each Supabase Edge Function took to answer, 95th percentile, from the request spans that edge/ (withTelemetry) sends with the server token.',
+        unit: units.Seconds,
+        min: 0,
+        targets: [prom(`histogram_quantile(0.95, sum by (function, le) (rate(cc_edge_function_duration_seconds_bucket{${TELEMETRY}}[$__rate_interval])))`, { legend: '{{function}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'Edge function calls by status',
+        description: 'Edge function requests per second; "error" is a request whose handler threw or answered 5xx.',
+        unit: units.RequestsPerSecond,
+        stacked: true,
+        targets: [prom(`sum by (function, status) (${onceAcrossReplicas(`rate(cc_edge_function_duration_seconds_count{${TELEMETRY}}[$__rate_interval])`)})`, { legend: '{{function}} {{status}}' })],
       }),
     );
 

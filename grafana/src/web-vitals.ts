@@ -3,7 +3,9 @@
 // share of good, needs-improvement and poor samples over time.
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
-import { baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, labelVariable, postgresVariable, prom, timeseriesPanel } from './common.js';
+import {
+  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, labelVariable, postgresVariable, prom, releaseVariable, serviceVariable, TELEMETRY, timeseriesPanel,
+} from './common.js';
 
 export const WEB_VITALS_UID = 'cc-web-vitals';
 
@@ -29,12 +31,14 @@ export function webVitals(): dashboard.DashboardBuilder {
     .withVariable(datasourceVariable())
     .withVariable(postgresVariable())
     .withVariable(environmentVariable())
+    .withVariable(serviceVariable())
+    .withVariable(releaseVariable())
     .withVariable(labelVariable('page', 'Page', 'cc_web_vital_lcp_seconds_count', 'Pages by route template, as web vitals label them.'))
     .annotations(deployAnnotations());
 
   for (const vital of VITALS) {
     const [good, poor] = vital.thresholds;
-    const selector = `{page=~"$page"}`;
+    const selector = `{page=~"$page", ${TELEMETRY}}`;
     board
       .withRow(new dashboard.RowBuilder(vital.name))
       .withPanel(

@@ -12,6 +12,8 @@ export interface MetricSpec {
   labelNames: readonly string[];
   /** upper bounds, ascending; histograms only (+Inf is implicit) */
   buckets?: readonly number[];
+  /** labels added since counts were first committed: committed series without them read "unknown" */
+  addedLabels?: readonly string[];
 }
 
 interface CounterSeries {
@@ -136,8 +138,9 @@ export class EventCounts {
       if (spec?.type !== 'counter') continue; // a metric this version no longer has
       if (!Array.isArray(list)) throw new CorruptCountsError(`${name} is not a list`);
       for (const entry of list) {
-        if (!Array.isArray(entry) || !validLabels(spec, entry[0]) || !validNumber(entry[1])) throw new CorruptCountsError(`bad series of ${name}`);
-        counts.inc(name, entry[0], entry[1]);
+        const labels = Array.isArray(entry) ? withAddedLabels(spec, entry[0]) : undefined;
+        if (!Array.isArray(entry) || !validLabels(spec, labels) || !validNumber(entry[1])) throw new CorruptCountsError(`bad series of ${name}`);
+        counts.inc(name, labels, entry[1]);
       }
     }
     for (const [name, list] of Object.entries(raw.histograms)) {
@@ -146,7 +149,8 @@ export class EventCounts {
       if (!Array.isArray(list)) throw new CorruptCountsError(`${name} is not a list`);
       const target = counts.histograms.get(name)!;
       for (const entry of list) {
-        const [labels, buckets, sum, count] = Array.isArray(entry) ? entry : [];
+        const [committedLabels, buckets, sum, count] = Array.isArray(entry) ? entry : [];
+        const labels = withAddedLabels(spec, committedLabels);
         const ok =
           validLabels(spec, labels) &&
           Array.isArray(buckets) &&
@@ -210,6 +214,14 @@ function ordered(spec: MetricSpec, labels: Labels): Labels {
 
 function seriesKey(spec: MetricSpec, labels: Labels): string {
   return spec.labelNames.map((n) => labels[n] ?? '').join('\u0000');
+}
+
+/** Committed labels with those added to the spec since then set to "unknown" (other values as they are). */
+export function withAddedLabels(spec: MetricSpec, labels: unknown): unknown {
+  if (!isObject(labels) || !spec.addedLabels?.some((n) => !(n in labels))) return labels;
+  const upgraded: Record<string, unknown> = { ...labels };
+  for (const name of spec.addedLabels) if (!(name in upgraded)) upgraded[name] = 'unknown';
+  return upgraded;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

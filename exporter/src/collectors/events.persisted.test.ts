@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../log.js';
 import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../test/databases.js';
 import { startExporter } from '../test/exporter.js';
 import { samples } from '../test/metrics.js';
-import { createEventsCollector, SERIES_BUDGET_DEFAULTS, type EventsOptions } from './events.js';
+import { createEventsCollector, DIMENSIONS, SERIES_BUDGET_DEFAULTS, type EventsOptions } from './events.js';
 import type { Collector } from './types.js';
 
 const options: EventsOptions = { batchSize: 50, maxBatchesPerScrape: 2, checkpointIntervalMs: 0, lookbackSeconds: 0, seriesBudgets: SERIES_BUDGET_DEFAULTS, seriesIdleMs: 3_600_000, routePatterns: [], instance: 'test' };
@@ -77,8 +77,8 @@ describeEachBackend('events collector, committed counts', (kind) => {
       'provider=stripe,reason=expired': 3,
     });
     expect((await samples(second.registry, 'cc_api_requests_total'))['status_class=5xx']).toBe(1);
-    expect(await samples(second.registry, 'cc_api_request_duration_seconds_count')).toEqual({ 'endpoint=/rest/v1/orders,method=unknown,status_class=5xx': 1 });
-    expect((await samples(second.registry, 'cc_api_request_duration_seconds_bucket'))['le=0.25,endpoint=/rest/v1/orders,method=unknown,status_class=5xx']).toBe(1);
+    expect(await samples(second.registry, 'cc_api_request_duration_seconds_count', DIMENSIONS)).toEqual({ 'endpoint=/rest/v1/orders,method=unknown,status_class=5xx': 1 });
+    expect((await samples(second.registry, 'cc_api_request_duration_seconds_bucket', DIMENSIONS))['le=0.25,endpoint=/rest/v1/orders,method=unknown,status_class=5xx']).toBe(1);
     expect(await samples(second.registry, 'cc_events_pending')).toEqual({ '': 0 });
   });
 
@@ -92,8 +92,38 @@ describeEachBackend('events collector, committed counts', (kind) => {
     const second = start(budgets);
     await insert('user_action', { action: 'c' });
     await collect(second.collector);
-    expect(await samples(second.registry, 'cc_user_actions_total')).toEqual({ 'action=a': 1, 'action=b': 1, 'action=other': 1 });
+    expect(await samples(second.registry, 'cc_user_actions_total', DIMENSIONS)).toEqual({ 'action=a': 1, 'action=b': 1, 'action=other': 1 });
     expect((await samples(second.registry, 'cc_label_overflow_total'))['family=cc_user_actions_total']).toBe(1);
+  });
+
+  it('counts committed before the service, env and release labels go on under "unknown": no reset, no counter down, the budget kept', async () => {
+    const budgets = { seriesBudgets: { ...SERIES_BUDGET_DEFAULTS, cc_user_actions_total: 2 } };
+    const first = start(budgets);
+    await collect(first.collector);
+    await insert('user_action', { action: 'a' }, 3);
+    await insert('user_action', { action: 'b' });
+    await collect(first.collector);
+    // What a version without the labels committed: the same state with them taken out.
+    await client.query(`
+      UPDATE observability.event_counter_state
+         SET counts = jsonb_set(jsonb_set(counts::jsonb, '{counters,cc_user_actions_total}',
+               (SELECT jsonb_agg(jsonb_build_array(jsonb_build_object('action', e -> 0 ->> 'action'), e -> 1))
+                  FROM jsonb_array_elements(counts::jsonb -> 'counters' -> 'cc_user_actions_total') e)),
+             '{budget,families,cc_user_actions_total}',
+               (SELECT jsonb_agg(jsonb_build_array(jsonb_build_object('action', (e ->> 0)::jsonb ->> 'action')::text, e -> 1))
+                  FROM jsonb_array_elements(counts::jsonb -> 'budget' -> 'families' -> 'cc_user_actions_total') e))::json`);
+    const { rows: [old] } = await client.query(`SELECT counts::text FROM observability.event_counter_state`);
+    expect(old.counts).not.toContain('release');
+    const second = start(budgets);
+    await insert('user_action', { action: 'c' });
+    await insert('user_action', { action: 'a' });
+    await collect(second.collector);
+    expect(await samples(second.registry, 'cc_user_actions_total')).toEqual({
+      'action=a,service=unknown,env=unknown,release=unknown': 4,
+      'action=b,service=unknown,env=unknown,release=unknown': 1,
+      'action=other,service=other,env=other,release=other': 1,
+    });
+    expect(await samples(second.registry, 'cc_events_cursor_resets_total')).toEqual({ 'reason=cluster_changed': 0, 'reason=cursor_ahead': 0, 'reason=corrupt': 0 });
   });
 
   it('a new process serves nothing until it has read every row settled since the last checkpoint, then each once', async () => {

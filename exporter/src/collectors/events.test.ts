@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { compileRoutePatterns } from '../text.js';
 import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../test/databases.js';
 import { samples } from '../test/metrics.js';
-import { createEventsCollector, SERIES_BUDGET_DEFAULTS, type EventsOptions } from './events.js';
+import { createEventsCollector, DIMENSIONS, SERIES_BUDGET_DEFAULTS, type EventsOptions } from './events.js';
 import type { Collector } from './types.js';
 
 const defaults: EventsOptions = {
@@ -56,7 +56,7 @@ describeEachBackend('events collector', (kind) => {
     await insert([['page_view', { page: '/old' }]]);
     await start();
     await collect();
-    expect(await samples(registry, 'cc_page_views_total')).toEqual({});
+    expect(await samples(registry, 'cc_page_views_total', DIMENSIONS)).toEqual({});
     const events = await samples(registry, 'cc_events_total');
     expect(events['event_type=page_view']).toBe(0);
     expect(events['event_type=payment_failure']).toBe(0);
@@ -102,27 +102,27 @@ describeEachBackend('events collector', (kind) => {
     await collect();
     // Counted at once: alerts read series that exist from the start (the unlabelled event totals)
     // and sums over label sets, so a new label set needs no 0 sample first (sql/README.md).
-    expect(await samples(registry, 'cc_page_views_total')).toEqual({ 'page=/orders/:id': 2, 'page=/menu/:category': 1 });
-    expect(await samples(registry, 'cc_api_request_duration_seconds_count')).toEqual({
+    expect(await samples(registry, 'cc_page_views_total', DIMENSIONS)).toEqual({ 'page=/orders/:id': 2, 'page=/menu/:category': 1 });
+    expect(await samples(registry, 'cc_api_request_duration_seconds_count', DIMENSIONS)).toEqual({
       'endpoint=/rest/v1/orders,method=GET,status_class=2xx': 1,
       'endpoint=orders.select,method=unknown,status_class=5xx': 1,
       'endpoint=orders.select,method=unknown,status_class=network': 1,
     });
-    expect(await samples(registry, 'cc_api_request_duration_seconds_sum')).toEqual({
+    expect(await samples(registry, 'cc_api_request_duration_seconds_sum', DIMENSIONS)).toEqual({
       'endpoint=/rest/v1/orders,method=GET,status_class=2xx': 0.12,
       'endpoint=orders.select,method=unknown,status_class=5xx': 2,
       'endpoint=orders.select,method=unknown,status_class=network': 2.5,
     });
     // The bucket at exactly 2 s holds the 2000 ms request.
-    const buckets = await samples(registry, 'cc_api_request_duration_seconds_bucket');
+    const buckets = await samples(registry, 'cc_api_request_duration_seconds_bucket', DIMENSIONS);
     expect(buckets['le=1,endpoint=orders.select,method=unknown,status_class=5xx']).toBe(0);
     expect(buckets['le=2,endpoint=orders.select,method=unknown,status_class=5xx']).toBe(1);
-    expect(await samples(registry, 'cc_frontend_errors_total')).toEqual({ 'error_type=fetch_error': 1, 'error_type=unknown': 1 });
-    expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=add_to_cart': 1 });
-    expect(await samples(registry, 'cc_web_vital_lcp_seconds_sum')).toEqual({ 'page=/menu/:category,rating=good': 1.2 });
-    expect(await samples(registry, 'cc_web_vital_cls_count')).toEqual({ 'page=/,rating=poor': 1 });
-    expect(await samples(registry, 'cc_web_vital_inp_seconds_count')).toEqual({ 'page=/,rating=needs-improvement': 1 });
-    expect(await samples(registry, 'cc_edge_function_duration_seconds_sum')).toEqual({ 'function=send-alert,status=success': 0.34 });
+    expect(await samples(registry, 'cc_frontend_errors_total', DIMENSIONS)).toEqual({ 'error_type=fetch_error': 1, 'error_type=unknown': 1 });
+    expect(await samples(registry, 'cc_user_actions_total', DIMENSIONS)).toEqual({ 'action=add_to_cart': 1 });
+    expect(await samples(registry, 'cc_web_vital_lcp_seconds_sum', DIMENSIONS)).toEqual({ 'page=/menu/:category,rating=good': 1.2 });
+    expect(await samples(registry, 'cc_web_vital_cls_count', DIMENSIONS)).toEqual({ 'page=/,rating=poor': 1 });
+    expect(await samples(registry, 'cc_web_vital_inp_seconds_count', DIMENSIONS)).toEqual({ 'page=/,rating=needs-improvement': 1 });
+    expect(await samples(registry, 'cc_edge_function_duration_seconds_sum', DIMENSIONS)).toEqual({ 'function=send-alert,status=success': 0.34 });
     expect(await samples(registry, 'cc_payment_failures_total')).toEqual({ 'provider=stripe,reason=card_declined': 1 });
     expect(await samples(registry, 'cc_auto_heal_actions_total')).toEqual({
       'action=preparing_to_ready': 1,
@@ -173,7 +173,7 @@ describeEachBackend('events collector', (kind) => {
       ('user_action', '{"action": "recent"}', now() - interval '1 minute')`);
     await start({ lookbackSeconds: 3600 });
     await collect();
-    expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=recent': 2 });
+    expect(await samples(registry, 'cc_user_actions_total', DIMENSIONS)).toEqual({ 'action=recent': 2 });
   });
 
   it('keeps a family within its series budget: past it, new values read other and are counted as overflow', async () => {
@@ -187,7 +187,7 @@ describeEachBackend('events collector', (kind) => {
     ]);
     await collect();
     await collect();
-    expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=a': 2, 'action=b': 1, 'action=other': 2 });
+    expect(await samples(registry, 'cc_user_actions_total', DIMENSIONS)).toEqual({ 'action=a': 2, 'action=b': 1, 'action=other': 2 });
     const overflow = await samples(registry, 'cc_label_overflow_total');
     expect(overflow['family=cc_user_actions_total']).toBe(2);
     expect(overflow['family=cc_page_views_total']).toBe(0); // every budgeted family from the start, for the alert
@@ -200,7 +200,7 @@ describeEachBackend('events collector', (kind) => {
     for (let e = 0; e < 20; e++) for (const method of methods) for (const status of [200, 301, 404, 503, 0]) rows.push(['api_latency', { endpoint: `/flood${e}`, method, status, latency_ms: 5 }]);
     await insert(rows);
     await collect();
-    const endpoints = Object.keys(await samples(registry, 'cc_api_request_duration_seconds_count'));
+    const endpoints = Object.keys(await samples(registry, 'cc_api_request_duration_seconds_count', DIMENSIONS));
     const flood = endpoints.filter((k) => k.includes('endpoint=/flood'));
     expect(flood).toHaveLength(10);
     // the rest folded: other x at most 8 methods x 5 classes, whatever the flood
@@ -226,13 +226,51 @@ describeEachBackend('events collector', (kind) => {
       ['user_action', { action: 'add_to_cart' }, '0 minutes'],
     ]);
     await collect();
-    const pages = await samples(registry, 'cc_page_views_total');
+    const pages = await samples(registry, 'cc_page_views_total', DIMENSIONS);
     expect(pages['page=/menu/:category']).toBe(1);
     expect(pages['page=/checkout']).toBe(1);
     expect(Object.keys(pages).filter((k) => k.startsWith('page=/junk')).length).toBeLessThanOrEqual(1);
     expect(pages['page=other']).toBe(3); // /junk3 to /junk5, while the family was full of fresh junk
-    expect((await samples(registry, 'cc_user_actions_total'))['action=add_to_cart']).toBe(2);
+    expect((await samples(registry, 'cc_user_actions_total', DIMENSIONS))['action=add_to_cart']).toBe(2);
     expect(Object.keys(pages).length).toBeLessThanOrEqual(4); // the budget, and other
+  });
+
+  it('labels browser and edge series with service, environment and release; deployments make theirs known, a flood of forged releases never starves them', async () => {
+    await client.query('TRUNCATE deployment_log CASCADE');
+    await client.query(
+      `INSERT INTO deployment_log (deployment_id, environment, version, commit_sha, status, deployed_at)
+       VALUES ('d1', 'production', 'v1.4.0', 'aaaaaaa', 'success', now() - interval '2 days'),
+              ('d2', 'production', 'v1.5.0', 'bbbbbbb', 'success', now() - interval '1 hour'),
+              ('d3', 'staging', 'v1.6.0-rc1', 'ccccccc', 'success', now())`,
+    );
+    await start({ seriesBudgets: { ...SERIES_BUDGET_DEFAULTS, cc_page_views_total: 4 } });
+    const prod = { service: 'web', env: 'production' };
+    await insert([
+      ['page_view', { page: '/menu/pizza', ...prod, release: 'v1.5.0' }],
+      ['page_view', { page: '/menu/pizza', ...prod, release: 'v1.4.0' }],
+      ['page_view', { page: '/menu/pizza', service: 'web', env: 'staging', release: 'v1.6.0-rc1' }],
+      ['page_view', { page: '/menu/pizza' }], // the app's own writer: no resource
+      ...Array.from({ length: 10 }, (_, i): [string, object] => ['page_view', { page: '/menu/pizza', ...prod, release: `forged-${i}` }]),
+      ['page_view', { page: '/menu/pizza', ...prod, release: 'v1.5.0' }],
+      ['edge_function', { function_name: 'stripe-webhook', execution_time_ms: 12, status: 'success', service: 'edge-functions', env: 'production', release: 'bbbbbbb' }],
+    ]);
+    await collect();
+    const pages = await samples(registry, 'cc_page_views_total');
+    expect(pages['page=/menu/:category,service=web,env=production,release=v1.5.0']).toBe(2);
+    expect(pages['page=/menu/:category,service=web,env=production,release=v1.4.0']).toBe(1);
+    expect(pages['page=/menu/:category,service=web,env=staging,release=v1.6.0-rc1']).toBe(1);
+    expect(pages['page=/menu/:category,service=unknown,env=unknown,release=unknown']).toBe(1);
+    // the budget (4) was taken by known series; the forged releases all read other, dimensions included
+    expect(Object.keys(pages).filter((k) => k.includes('forged'))).toEqual([]);
+    expect(pages['page=/menu/:category,service=other,env=other,release=other']).toBe(10);
+    expect((await samples(registry, 'cc_label_overflow_total'))['family=cc_page_views_total']).toBe(10);
+    const edge = await samples(registry, 'cc_edge_function_duration_seconds_count');
+    expect(edge['function=stripe-webhook,status=success,service=edge-functions,env=production,release=bbbbbbb']).toBe(1);
+    // a deploy after the start is known as soon as a row names it
+    await client.query(`INSERT INTO deployment_log (deployment_id, environment, version, status) VALUES ('d4', 'production', 'v1.7.0', 'success')`);
+    await insert(Array.from({ length: 3 }, (): [string, object] => ['page_view', { page: '/menu/pizza', ...prod, release: 'v1.7.0' }]));
+    await collect();
+    expect((await samples(registry, 'cc_page_views_total'))['page=/menu/:category,service=web,env=production,release=v1.7.0']).toBe(3);
   });
 
   it('reads a backlog in bounded batches over several scrapes', async () => {
@@ -259,7 +297,7 @@ describeEachBackend('events collector', (kind) => {
       await insert([['user_action', { action: 'fast' }]]); // later id, commits first
       await collector.collect(client); // not waiting: the open transaction is the point
       await collector.collect(client);
-      expect(await samples(registry, 'cc_user_actions_total')).toEqual({});
+      expect(await samples(registry, 'cc_user_actions_total', DIMENSIONS)).toEqual({});
       expect(await samples(registry, 'cc_events_pending')).toEqual({ '': 1 }); // the fast row, not yet settled
       // The same row stays first behind the cursor: its wait is timed by the exporter.
       await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -268,7 +306,7 @@ describeEachBackend('events collector', (kind) => {
       await slow.query('COMMIT');
       await collect();
       await collect();
-      expect(await samples(registry, 'cc_user_actions_total')).toEqual({ 'action=slow': 1, 'action=fast': 1 });
+      expect(await samples(registry, 'cc_user_actions_total', DIMENSIONS)).toEqual({ 'action=slow': 1, 'action=fast': 1 });
       expect(await samples(registry, 'cc_events_oldest_pending_age_seconds')).toEqual({ '': 0 });
     } finally {
       await slow.end();

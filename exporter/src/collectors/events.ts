@@ -8,9 +8,9 @@
 import pg from 'pg';
 import { labelValue, routeTemplate, type RoutePattern } from '../text.js';
 import type { Logger } from '../log.js';
-import { CorruptCountsError, EventCounts, registerCounts, type Labels, type MetricSpec } from './event-counts.js';
+import { CorruptCountsError, EventCounts, registerCounts, withAddedLabels, type Labels, type MetricSpec } from './event-counts.js';
 import { optionalGauge } from './optional-gauge.js';
-import { SeriesBudget, type IsKnown } from './series-budget.js';
+import { OVERFLOW_VALUE, SeriesBudget, type IsKnown } from './series-budget.js';
 import type { CollectorFactory, Queryable } from './types.js';
 
 export interface EventsOptions {
@@ -27,6 +27,8 @@ export interface EventsOptions {
   /** an unknown series not counted for this long (in row time) may give its place to a new one */
   seriesIdleMs: number;
   routePatterns: readonly RoutePattern[];
+  /** service.name values of the app's own telemetry (SERVICE_NAMES): the known values of the service label */
+  serviceNames?: readonly string[];
   /** this exporter's name, recorded with each commit of the counts */
   instance: string;
   logger?: Logger;
@@ -76,6 +78,25 @@ export const SERIES_BUDGET_DEFAULTS: Readonly<Record<string, number>> = {
   cc_payment_failures_total: 50,
   cc_auto_heal_actions_total: 10,
 };
+
+/**
+ * Labels from the telemetry's resource (service.name, deployment.environment.name,
+ * service.version) on the families the browser and the edge functions feed, so that staging never
+ * mixes with production and a release can be compared with the one before it. Rows without them
+ * (the app's own writers) read "unknown". Known values, which a flood can never starve: the
+ * services of SERVICE_NAMES, the environments of deployment_log, and the versions (or commits)
+ * of its latest RECENT_RELEASES deployments per environment. In an overflow they read "other" too.
+ */
+export const DIMENSIONS = ['service', 'env', 'release'] as const;
+export const RECENT_RELEASES = 3;
+/** web-otel's and edge/'s default service.name */
+export const DEFAULT_SERVICE_NAMES: readonly string[] = ['web', 'edge-functions'];
+export const KNOWN_DEPLOYMENTS = `
+SELECT environment, version, commit_sha FROM (
+  SELECT environment, version, commit_sha,
+         row_number() OVER (PARTITION BY environment ORDER BY deployed_at DESC, id DESC) AS n
+    FROM public.deployment_log) d
+ WHERE n <= ${RECENT_RELEASES}`;
 
 /** Where the cursor starts: the oldest transaction still running, so every later commit counts. */
 export const START_AT_END = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS tx`;
@@ -229,12 +250,12 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   const specs = new Map<string, MetricSpec>(
     [
       { name: 'cc_events_total', help: 'Rows of runtime_metrics counted, by event type.', type: 'counter', labelNames: ['event_type'] },
-      { name: 'cc_page_views_total', help: 'Page views, by route template.', type: 'counter', labelNames: ['page'] },
+      { name: 'cc_page_views_total', help: 'Page views, by route template, service, environment and release.', type: 'counter', labelNames: ['page', ...DIMENSIONS] },
       {
         name: 'cc_api_request_duration_seconds',
-        help: 'API requests made by the app, by endpoint template, method and status class.',
+        help: 'API requests made by the app, by endpoint template, method, status class, service, environment and release.',
         type: 'histogram',
-        labelNames: ['endpoint', 'method', 'status_class'],
+        labelNames: ['endpoint', 'method', 'status_class', ...DIMENSIONS],
         buckets: DURATION_BUCKETS,
       },
       {
@@ -243,20 +264,20 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         type: 'counter',
         labelNames: ['status_class'],
       },
-      { name: 'cc_frontend_errors_total', help: 'Errors in the browser app, by type.', type: 'counter', labelNames: ['error_type'] },
-      { name: 'cc_user_actions_total', help: 'User actions, by action.', type: 'counter', labelNames: ['action'] },
+      { name: 'cc_frontend_errors_total', help: 'Errors in the browser app, by type, service, environment and release.', type: 'counter', labelNames: ['error_type', ...DIMENSIONS] },
+      { name: 'cc_user_actions_total', help: 'User actions, by action, service, environment and release.', type: 'counter', labelNames: ['action', ...DIMENSIONS] },
       ...Object.entries(VITALS).map(([metric, v]): MetricSpec => ({
         name: v.name,
-        help: `Web vital ${metric}${v.scale === 1 ? ' (unitless)' : ''}, by page and rating.`,
+        help: `Web vital ${metric}${v.scale === 1 ? ' (unitless)' : ''}, by page, rating, service, environment and release.`,
         type: 'histogram',
-        labelNames: ['page', 'rating'],
+        labelNames: ['page', 'rating', ...DIMENSIONS],
         buckets: v.buckets,
       })),
       {
         name: 'cc_edge_function_duration_seconds',
-        help: 'Edge function executions, by function and status.',
+        help: 'Edge function executions, by function, status, service, environment and release.',
         type: 'histogram',
-        labelNames: ['function', 'status'],
+        labelNames: ['function', 'status', ...DIMENSIONS],
         buckets: DURATION_BUCKETS,
       },
       {
@@ -299,7 +320,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         type: 'counter',
         labelNames: ['reason'],
       },
-    ].map((spec) => [spec.name, spec as MetricSpec]),
+    ].map((spec) => [spec.name, { ...spec, addedLabels: spec.labelNames.filter((n) => (DIMENSIONS as readonly string[]).includes(n)) } as MetricSpec]),
   );
   const pending = optionalGauge({
     name: 'cc_events_pending',
@@ -343,6 +364,11 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   let nextModeCheck = 0;
   let stores = new Map<string, string>();
   let storeSlugs = new Set<string>();
+  const knownServices = new Set(options.serviceNames ?? DEFAULT_SERVICE_NAMES);
+  let knownEnvs = new Set<string>();
+  let knownReleases = new Set<string>();
+  /** the deployments were read (they are read again when a row names an environment or release not among them) */
+  let deploymentsRead = false;
   let inFlight: Promise<void> | undefined;
 
   const storeOf = (storeId: unknown) => (typeof storeId === 'string' ? stores.get(storeId) : undefined);
@@ -370,6 +396,12 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         return family === 'cc_auto_heal_actions_total' && (AUTO_HEAL_ACTIONS as readonly string[]).includes(value);
       case 'status':
         return value === 'success' || value === 'error';
+      case 'service':
+        return knownServices.has(value);
+      case 'env':
+        return knownEnvs.has(value);
+      case 'release':
+        return knownReleases.has(value);
       default:
         return false;
     }
@@ -380,8 +412,13 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     const ordered = Object.fromEntries(specs.get(family)!.labelNames.map((n) => [n, labels[n] ?? 'unknown']));
     const admission = budget.admit(family, ordered, knownIn(family), at);
     for (const gone of admission.evicted) counts.remove(family, gone);
-    if (admission.overflowed) counts.inc('cc_label_overflow_total', { family });
-    return admission.labels;
+    if (!admission.overflowed) return admission.labels;
+    counts.inc('cc_label_overflow_total', { family });
+    // Folded series stand outside the budget: with their dimensions folded too, there are no
+    // more of them than before the dimensions came.
+    const folded = { ...admission.labels };
+    for (const name of DIMENSIONS) if (name in folded) folded[name] = OVERFLOW_VALUE;
+    return folded;
   }
 
   /** Feed one settled row into the counts; never throws on bad data. */
@@ -397,25 +434,26 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     const route = (raw: unknown) => routeTemplate(raw, options.routePatterns);
     counts.inc('cc_events_total', series('cc_events_total', { event_type: labelValue(row.event_type) }));
     const d = (row.event_data !== null && typeof row.event_data === 'object' ? row.event_data : {}) as Record<string, unknown>;
+    const dims = { service: labelValue(d.service), env: labelValue(d.env), release: labelValue(d.release) };
     switch (row.event_type) {
       case 'page_view':
-        counts.inc('cc_page_views_total', series('cc_page_views_total', { page: route(d.page) }));
+        counts.inc('cc_page_views_total', series('cc_page_views_total', { page: route(d.page), ...dims }));
         return;
       case 'api_latency': {
         const latencyMs = nonNegative(d.latency_ms);
         const statusClass = toStatusClass(d.status);
         if (latencyMs === undefined || statusClass === undefined) return;
         const method = typeof d.method === 'string' && HTTP_METHODS.includes(d.method.toUpperCase()) ? d.method.toUpperCase() : 'unknown';
-        const labels = series('cc_api_request_duration_seconds', { endpoint: route(d.endpoint), method, status_class: statusClass });
+        const labels = series('cc_api_request_duration_seconds', { endpoint: route(d.endpoint), method, status_class: statusClass, ...dims });
         counts.observe('cc_api_request_duration_seconds', labels, latencyMs / 1000);
         counts.inc('cc_api_requests_total', { status_class: statusClass });
         return;
       }
       case 'error':
-        counts.inc('cc_frontend_errors_total', series('cc_frontend_errors_total', { error_type: labelValue(d.error_type) }));
+        counts.inc('cc_frontend_errors_total', series('cc_frontend_errors_total', { error_type: labelValue(d.error_type), ...dims }));
         return;
       case 'user_action':
-        counts.inc('cc_user_actions_total', series('cc_user_actions_total', { action: labelValue(d.action) }));
+        counts.inc('cc_user_actions_total', series('cc_user_actions_total', { action: labelValue(d.action), ...dims }));
         return;
       case 'performance': {
         const metric = typeof d.metric === 'string' ? (d.metric.toUpperCase() as VitalName) : undefined;
@@ -425,13 +463,13 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         const value = raw * vital.scale;
         const rating =
           typeof d.rating === 'string' && RATINGS.includes(d.rating) ? d.rating : value <= vital.good ? 'good' : value <= vital.poor ? 'needs-improvement' : 'poor';
-        counts.observe(vital.name, series(vital.name, { page: route(d.page), rating }), value);
+        counts.observe(vital.name, series(vital.name, { page: route(d.page), rating, ...dims }), value);
         return;
       }
       case 'edge_function': {
         const ms = nonNegative(d.execution_time_ms);
         if (ms === undefined) return;
-        const labels = series('cc_edge_function_duration_seconds', { function: labelValue(d.function_name), status: labelValue(d.status) });
+        const labels = series('cc_edge_function_duration_seconds', { function: labelValue(d.function_name), status: labelValue(d.status), ...dims });
         counts.observe('cc_edge_function_duration_seconds', labels, ms / 1000);
         return;
       }
@@ -465,6 +503,20 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     storeSlugs = new Set(stores.values());
   }
 
+  async function refreshDeployments(db: Queryable): Promise<void> {
+    const { rows } = await db.query<{ environment: string; version: string | null; commit_sha: string | null }>(KNOWN_DEPLOYMENTS);
+    knownEnvs = new Set(['production', ...rows.map((r) => labelValue(r.environment))]);
+    knownReleases = new Set(rows.flatMap((r) => [r.version, r.commit_sha].filter((v): v is string => typeof v === 'string' && v !== '').map(labelValue)));
+    deploymentsRead = true;
+  }
+
+  /** A browser or edge row whose environment or release is not among the known ones. */
+  function namesUnknownDeployment(row: EventRow): boolean {
+    const d = row.event_data as { env?: unknown; release?: unknown } | null;
+    if (d === null || typeof d !== 'object') return false;
+    return (typeof d.env === 'string' && !knownEnvs.has(labelValue(d.env))) || (typeof d.release === 'string' && !knownReleases.has(labelValue(d.release)));
+  }
+
   async function startCursor(db: Queryable): Promise<Cursor> {
     const { rows } = options.lookbackSeconds > 0
       ? await db.query<{ tx: string }>(START_AT_LOOKBACK, [options.lookbackSeconds])
@@ -479,6 +531,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
   async function readSettled(db: Queryable, into: Held, batches: number): Promise<number> {
     let total = 0;
     let storesRefreshed = false;
+    let deploymentsRefreshed = false;
     for (let batch = 0; batch < batches; batch++) {
       const { rows }: { rows: EventRow[] } = await db.query<EventRow>(READ_SETTLED, [into.cursor.tx, into.cursor.id, options.batchSize]);
       if (rows.length === 0) break;
@@ -487,6 +540,11 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
       if (unknownStore && !storesRefreshed) {
         await refreshStores(db);
         storesRefreshed = true;
+      }
+      // A deploy since the last lookup: look again, once per scrape.
+      if (!deploymentsRefreshed && (!deploymentsRead || rows.some(namesUnknownDeployment))) {
+        await refreshDeployments(db);
+        deploymentsRefreshed = true;
       }
       // Synchronous from here: the counts and the cursor move together.
       for (const row of rows) count(into.counts, into.budget, row, (id) => storeOf(id) ?? 'unknown');
@@ -506,10 +564,34 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
     // Families added since the state was committed.
     for (const reason of IGNORE_REASONS) counts.inc('cc_events_ignored_total', { reason }, 0);
     for (const family of Object.keys(options.seriesBudgets)) counts.inc('cc_label_overflow_total', { family }, 0);
-    const budget = new SeriesBudget(budgetOptions, data?.budget);
+    const budget = new SeriesBudget(budgetOptions, upgradeBudgetData(data?.budget));
     // Counts committed before budgets (per-label caps): their series are adopted as long idle.
     if (data?.budget === undefined) for (const family of Object.keys(options.seriesBudgets)) budget.adopt(family, counts.seriesLabels(family));
     return { version: row.version, cluster: row.cluster, cursor: { tx: row.tx, id: row.id }, counts, budget };
+  }
+
+  /** Committed budget entries of series without the labels added since, keyed as the series now are. */
+  function upgradeBudgetData(raw: unknown): unknown {
+    const families = (raw as { families?: unknown } | null)?.families;
+    if (families === null || typeof families !== 'object') return raw;
+    const upgraded: Record<string, unknown> = {};
+    for (const [family, entries] of Object.entries(families as Record<string, unknown>)) {
+      const spec = specs.get(family);
+      if (!spec?.addedLabels?.length || !Array.isArray(entries)) {
+        upgraded[family] = entries;
+        continue;
+      }
+      upgraded[family] = entries.map((entry: unknown) => {
+        if (!Array.isArray(entry) || typeof entry[0] !== 'string') return entry;
+        try {
+          const labels = withAddedLabels(spec, JSON.parse(entry[0])) as Labels;
+          return [JSON.stringify(Object.fromEntries(spec.labelNames.map((n) => [n, labels[n]]))), entry[1]];
+        } catch {
+          return entry;
+        }
+      });
+    }
+    return { ...(raw as object), families: upgraded };
   }
 
   function stateJson(counts: EventCounts, budget: SeriesBudget): string {

@@ -148,6 +148,7 @@ describeEachBackend('OTLP receiver against bad input', (kind) => {
       message: `failed for [email] ${'x '.repeat(MAX_ATTRIBUTE).slice(0, MAX_ATTRIBUTE - 'failed for jane@example.com '.length)}`,
       stack: null,
       url: `https://shop.example/${'p/'.repeat(MAX_ATTRIBUTE).slice(0, MAX_ATTRIBUTE - 'https://shop.example/'.length)}`,
+      service: 'web',
     });
   });
 

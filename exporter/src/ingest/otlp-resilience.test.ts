@@ -104,7 +104,7 @@ describeEachBackend('OTLP receiver while Postgres is away', (kind) => {
       await provider.shutdown();
     }
     expect(await storedEvents(exporter.pool, `session_id = 'retried'`)).toEqual([
-      expect.objectContaining({ event_type: 'page_view', event_data: { page: '/retried', referrer: null, userAgent: null } }),
+      expect.objectContaining({ event_type: 'page_view', event_data: { page: '/retried', referrer: null, userAgent: null, service: 'connect-web' } }),
     ]);
   }, 30_000);
 

@@ -83,7 +83,7 @@ function emitEveryKind(provider: BasicTracerProvider): void {
 }
 
 function expectedRows(sessionId: string) {
-  return [
+  const rows = [
     { created_at: iso(180), session_id: sessionId, event_type: 'api_latency', event_data: { endpoint: '/rest/v1/orders/:id', latency_ms: 180, status: 200, method: 'GET' } },
     { created_at: iso(1200), session_id: sessionId, event_type: 'api_latency', event_data: { endpoint: '/rest/v1/orders', latency_ms: 1000, status: 0, method: 'POST' } },
     { created_at: iso(1900), session_id: sessionId, event_type: 'page_view', event_data: { page: '/menu/:category', referrer: null, userAgent: 'Mozilla/5.0 (test)' } },
@@ -103,7 +103,13 @@ function expectedRows(sessionId: string) {
     },
     { created_at: iso(2500), session_id: sessionId, event_type: 'error', event_data: { error_type: 'span_error', message: 'payment form failed', stack: null, url: '/checkout' } },
   ];
+  return rows.map((row) => ({ ...row, event_data: { ...row.event_data, ...DIMENSIONS } }));
 }
+
+/** Where the spans come from (resource), and the labels and row keys that says. */
+const RESOURCE = { 'deployment.environment.name': 'production', 'service.version': '1.2.3' };
+const DIMENSIONS = { service: 'connect-web', env: 'production', release: '1.2.3' };
+const LABELS = 'service="connect-web",env="production",release="1.2.3"';
 
 describeEachBackend('OTLP receiver with the OpenTelemetry JS exporters', (kind) => {
   let db: TestDatabase;
@@ -122,7 +128,7 @@ describeEachBackend('OTLP receiver with the OpenTelemetry JS exporters', (kind) 
 
   it.each<ClientEncoding>(['json', 'json+gzip', 'protobuf'])('stores every kind of span as its exact row (%s)', async (encoding) => {
     const sessionId = `sess-${encoding}`;
-    const { provider } = otelClient(exporter.url, encoding, { 'session.id': sessionId });
+    const { provider } = otelClient(exporter.url, encoding, { 'session.id': sessionId, ...RESOURCE });
     try {
       emitEveryKind(provider);
       await provider.forceFlush(); // rejects unless the export succeeded
@@ -139,15 +145,15 @@ describeEachBackend('OTLP receiver with the OpenTelemetry JS exporters', (kind) 
     await exporter.get('/metrics'); // new label sets appear at 0 first
     const series = parseExposition((await exporter.get('/metrics')).body);
     // three clients sent one of each
-    expect(series.get('cc_api_request_duration_seconds_count{endpoint="/rest/v1/orders/:id",method="GET",status_class="2xx"}')).toBe(3);
-    expect(series.get('cc_api_request_duration_seconds_count{endpoint="/rest/v1/orders",method="POST",status_class="network"}')).toBe(3);
-    expect(series.get('cc_page_views_total{page="/menu/:category"}')).toBe(3);
-    expect(series.get('cc_page_views_total{page="/orders/:id/track"}')).toBe(3);
-    expect(series.get('cc_frontend_errors_total{error_type="TypeError"}')).toBe(3);
-    expect(series.get('cc_frontend_errors_total{error_type="span_error"}')).toBe(3);
-    expect(series.get('cc_web_vital_lcp_seconds_count{page="/menu/:category",rating="good"}')).toBe(3);
-    expect(series.get('cc_web_vital_lcp_seconds_sum{page="/menu/:category",rating="good"}')).toBeCloseTo(6.9, 9);
-    expect(series.get('cc_user_actions_total{action="add_to_cart"}')).toBe(3);
+    expect(series.get(`cc_api_request_duration_seconds_count{endpoint="/rest/v1/orders/:id",method="GET",status_class="2xx",${LABELS}}`)).toBe(3);
+    expect(series.get(`cc_api_request_duration_seconds_count{endpoint="/rest/v1/orders",method="POST",status_class="network",${LABELS}}`)).toBe(3);
+    expect(series.get(`cc_page_views_total{page="/menu/:category",${LABELS}}`)).toBe(3);
+    expect(series.get(`cc_page_views_total{page="/orders/:id/track",${LABELS}}`)).toBe(3);
+    expect(series.get(`cc_frontend_errors_total{error_type="TypeError",${LABELS}}`)).toBe(3);
+    expect(series.get(`cc_frontend_errors_total{error_type="span_error",${LABELS}}`)).toBe(3);
+    expect(series.get(`cc_web_vital_lcp_seconds_count{page="/menu/:category",rating="good",${LABELS}}`)).toBe(3);
+    expect(series.get(`cc_web_vital_lcp_seconds_sum{page="/menu/:category",rating="good",${LABELS}}`)).toBeCloseTo(6.9, 9);
+    expect(series.get(`cc_user_actions_total{action="add_to_cart",${LABELS}}`)).toBe(3);
   });
 
   it('answers partial success for spans without times, in the request encoding, and stores the rest', async () => {

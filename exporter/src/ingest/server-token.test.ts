@@ -91,12 +91,12 @@ describeEachBackend('the server token', (kind) => {
     await provider.shutdown();
     const rows = await storedEvents(exporter.pool, `event_type IN ('edge_function', 'payment_failure')`);
     expect(rows.map((r) => r.event_type)).toEqual(['edge_function', 'payment_failure', 'edge_function', 'edge_function', 'edge_function', 'edge_function']);
-    expect(rows[1]!.event_data).toEqual({ provider: 'stripe', reason: 'card_declined', order_id: 'ord_1', amount: 18.5 });
+    expect(rows[1]!.event_data).toEqual({ provider: 'stripe', reason: 'card_declined', order_id: 'ord_1', amount: 18.5, service: 'edge' });
     const series = await scrape();
     expect(series.get('cc_payment_failures_total{provider="stripe",reason="card_declined"}')).toBe(1);
     expect(series.get('cc_events_total{event_type="payment_failure"}')).toBe(1);
-    expect(series.get('cc_edge_function_duration_seconds_count{function="stripe-webhook",status="success"}')).toBe(4);
-    expect(series.get('cc_edge_function_duration_seconds_count{function="stripe-webhook",status="error"}')).toBe(1);
+    expect(series.get('cc_edge_function_duration_seconds_count{function="stripe-webhook",status="success",service="edge",env="unknown",release="unknown"}')).toBe(4);
+    expect(series.get('cc_edge_function_duration_seconds_count{function="stripe-webhook",status="error",service="edge",env="unknown",release="unknown"}')).toBe(1);
     expect(series.get('cc_otlp_requests_total{code="429"}')).toBe(2); // the guesses above, none since
   });
 });

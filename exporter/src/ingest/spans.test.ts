@@ -351,3 +351,33 @@ describe('isoFromNanos', () => {
     expect(isoFromNanos(1n)).toBe('1970-01-01T00:00:00.000000Z');
   });
 });
+
+describe('resource dimensions', () => {
+  it('every row of a span carries its service, environment and release, label-safe; the older deployment.environment is read too', () => {
+    const failing = span({
+      kind: 2,
+      statusCode: 2,
+      attributes: { 'faas.name': 'stripe-webhook', 'http.response.status_code': 500 },
+      events: [exception({ 'exception.type': 'TypeError', 'exception.message': 'boom' })],
+      resource: { 'service.name': 'edge-functions', 'service.version': 'v1.5.0', 'deployment.environment.name': 'production', 'deployment.environment': 'ignored' },
+    });
+    const rows = spanToRows(failing, { ...options, trusted: true }) as EventRow[];
+    expect(rows.map((r) => r.eventType)).toEqual(['edge_function', 'error']);
+    for (const row of rows) expect(row.eventData).toMatchObject({ service: 'edge-functions', env: 'production', release: 'v1.5.0' });
+
+    const old = span({ name: 'page_view', attributes: { page: '/menu/pizza' }, resource: { 'service.name': 'web', 'deployment.environment': 'staging', 'service.version': 'x'.repeat(500) } });
+    const [row] = spanToRows(old, options) as EventRow[];
+    expect(row!.eventData).toMatchObject({ service: 'web', env: 'staging' });
+    expect((row!.eventData.release as string).length).toBeLessThanOrEqual(120);
+    // a secret in a version is redacted like every label value
+    const leaky = span({ name: 'page_view', resource: { 'service.version': 'build-for-bob@example.com' } });
+    expect(JSON.stringify(spanToRows(leaky, options))).not.toContain('bob@example.com');
+  });
+
+  it('a span without a resource makes rows without them (the collector reads "unknown")', () => {
+    const [row] = spanToRows(span({ name: 'page_view' }), options) as EventRow[];
+    expect(row!.eventData).not.toHaveProperty('service');
+    expect(row!.eventData).not.toHaveProperty('env');
+    expect(row!.eventData).not.toHaveProperty('release');
+  });
+});

@@ -132,6 +132,7 @@ export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRo
   const base = { createdAt: isoFromNanos(end < now ? end : now), sessionId: sessionId(span) };
   const rows: EventRow[] = [];
   const max = options.maxAttributeLength;
+  const dims = resourceDimensions(span);
 
   switch (kind) {
     case 'performance': {
@@ -174,7 +175,7 @@ export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRo
   const exceptions = span.events.filter((e) => e.name === 'exception').slice(0, MAX_EXCEPTIONS_PER_SPAN);
   // An edge function's failure is its status too (the function is counted by status).
   const failed = exceptions.length === 0 && span.statusCode === StatusCode.ERROR && kind !== 'api_latency' && kind !== 'edge_function';
-  if (exceptions.length === 0 && !failed) return rows;
+  if (exceptions.length === 0 && !failed) return withDimensions(rows, dims);
   // Only error rows carry the url; scrubbing it is a good part of a span's cost, so spans
   // without an error (nearly all) skip it.
   const url = nullable(firstText(span.attributes, URL_KEYS), (v) => scrubUrlText(v, max));
@@ -191,6 +192,28 @@ export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRo
       eventData: errorData(new Map([['exception.type', type], ['exception.message', message], ['exception.stacktrace', stack ?? null]]), url, max),
     });
   }
+  return withDimensions(rows, dims);
+}
+
+/**
+ * Which service, deployment environment and release a span comes from (its resource's
+ * service.name, deployment.environment.name, or the older deployment.environment, and
+ * service.version), as label-like values; absent ones are left out of the rows.
+ */
+export function resourceDimensions(span: ReceivedSpan): Record<string, string> {
+  const dims: Record<string, string> = {};
+  const pick = (key: string, names: readonly string[]) => {
+    const value = firstText(span.resource, names);
+    if (value !== undefined) dims[key] = label(value);
+  };
+  pick('service', ['service.name']);
+  pick('env', ['deployment.environment.name', 'deployment.environment']);
+  pick('release', ['service.version']);
+  return dims;
+}
+
+function withDimensions(rows: EventRow[], dims: Record<string, string>): EventRow[] {
+  for (const row of rows) Object.assign(row.eventData, dims);
   return rows;
 }
 

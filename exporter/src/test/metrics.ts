@@ -1,15 +1,17 @@
 // Reading prom-client registries in tests: a metric's samples as { 'a=x,b=y': value }.
 import type { Registry } from 'prom-client';
 
-export async function samples(registry: Registry, name: string): Promise<Record<string, number>> {
+/** A metric's samples; with `without`, summed over those labels, as PromQL's sum without (…) does. */
+export async function samples(registry: Registry, name: string, without: readonly string[] = []): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const metric of await registry.getMetricsAsJSON()) {
     for (const value of metric.values as { metricName?: string; labels: Record<string, string | number>; value: number }[]) {
       if ((value.metricName ?? metric.name) !== name) continue;
       const key = Object.entries(value.labels)
+        .filter(([k]) => !without.includes(k))
         .map(([k, v]) => `${k}=${v}`)
         .join(',');
-      out[key] = value.value;
+      out[key] = without.length > 0 ? (out[key] ?? 0) + value.value : value.value;
     }
   }
   return out;
