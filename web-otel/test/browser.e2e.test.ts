@@ -174,31 +174,31 @@ describe.skipIf(browserPath.skip !== undefined)(
       await context.close();
 
       const wanted = [
-        /^cc_page_views_total\{page="\/",service="web",env="unknown",release="unknown"\}$/,
-        /^cc_page_views_total\{page="\/menu\/:category",service="web",env="unknown",release="unknown"\}$/,
-        /^cc_page_views_total\{page="\/orders\/:id",service="web",env="unknown",release="unknown"\}$/,
-        /^cc_api_request_duration_seconds_count\{endpoint="\/api\/menu",method="GET",status_class="2xx",service="web",env="unknown",release="unknown"\}$/,
-        /^cc_api_request_duration_seconds_count\{endpoint="\/api\/broken",method="GET",status_class="5xx",service="web",env="unknown",release="unknown"\}$/,
-        /^cc_api_request_duration_seconds_count\{endpoint="\/api\/orders\/:id",method="GET",status_class="2xx",service="web",env="unknown",release="unknown"\}$/,
-        /^cc_frontend_errors_total\{error_type="TypeError",service="web",env="unknown",release="unknown"\}$/,
+        /^cc_page_views_total\{page="\/",service="example-web",env="test",release="1.0.0"\}$/,
+        /^cc_page_views_total\{page="\/menu\/:category",service="example-web",env="test",release="1.0.0"\}$/,
+        /^cc_page_views_total\{page="\/orders\/:id",service="example-web",env="test",release="1.0.0"\}$/,
+        /^cc_api_request_duration_seconds_count\{endpoint="\/api\/menu",method="GET",status_class="2xx",service="example-web",env="test",release="1.0.0"\}$/,
+        /^cc_api_request_duration_seconds_count\{endpoint="\/api\/broken",method="GET",status_class="5xx",service="example-web",env="test",release="1.0.0"\}$/,
+        /^cc_api_request_duration_seconds_count\{endpoint="\/api\/orders\/:id",method="GET",status_class="2xx",service="example-web",env="test",release="1.0.0"\}$/,
+        /^cc_frontend_errors_total\{error_type="TypeError",service="example-web",env="test",release="1.0.0"\}$/,
         /^cc_web_vital_lcp_seconds_count\{/,
         /^cc_web_vital_cls_count\{/,
         /^cc_web_vital_fcp_seconds_count\{/,
         /^cc_web_vital_ttfb_seconds_count\{/,
         /^cc_web_vital_inp_seconds_count\{/,
-        /^cc_user_actions_total\{action="add_to_cart",service="web",env="unknown",release="unknown"\}$/,
-        /^cc_user_actions_total\{action="leave_page",service="web",env="unknown",release="unknown"\}$/,
+        /^cc_user_actions_total\{action="add_to_cart",service="example-web",env="test",release="1.0.0"\}$/,
+        /^cc_user_actions_total\{action="leave_page",service="example-web",env="test",release="1.0.0"\}$/,
       ];
       const series = await scrapeUntil(exporter, wanted);
       const missing = wanted.filter((re) => valueOf(series, re) === 0).map(String);
       expect(missing).toEqual([]);
 
-      expect(valueOf(series, /^cc_page_views_total\{page="\/menu\/:category",service="web",env="unknown",release="unknown"\}$/)).toBe(1);
-      expect(valueOf(series, /^cc_page_views_total\{page="\/orders\/:id",service="web",env="unknown",release="unknown"\}$/)).toBe(1);
-      expect(valueOf(series, /^cc_api_request_duration_seconds_count\{endpoint="\/api\/broken",method="GET",status_class="5xx",service="web",env="unknown",release="unknown"\}$/)).toBe(1);
-      expect(valueOf(series, /^cc_frontend_errors_total\{error_type="TypeError",service="web",env="unknown",release="unknown"\}$/)).toBe(1);
-      expect(valueOf(series, /^cc_user_actions_total\{action="add_to_cart",service="web",env="unknown",release="unknown"\}$/)).toBe(1);
-      expect(valueOf(series, /^cc_user_actions_total\{action="leave_page",service="web",env="unknown",release="unknown"\}$/)).toBe(1);
+      expect(valueOf(series, /^cc_page_views_total\{page="\/menu\/:category",service="example-web",env="test",release="1.0.0"\}$/)).toBe(1);
+      expect(valueOf(series, /^cc_page_views_total\{page="\/orders\/:id",service="example-web",env="test",release="1.0.0"\}$/)).toBe(1);
+      expect(valueOf(series, /^cc_api_request_duration_seconds_count\{endpoint="\/api\/broken",method="GET",status_class="5xx",service="example-web",env="test",release="1.0.0"\}$/)).toBe(1);
+      expect(valueOf(series, /^cc_frontend_errors_total\{error_type="TypeError",service="example-web",env="test",release="1.0.0"\}$/)).toBe(1);
+      expect(valueOf(series, /^cc_user_actions_total\{action="add_to_cart",service="example-web",env="test",release="1.0.0"\}$/)).toBe(1);
+      expect(valueOf(series, /^cc_user_actions_total\{action="leave_page",service="example-web",env="test",release="1.0.0"\}$/)).toBe(1);
       // One sample per vital and page load; the export itself never became an API row.
       for (const vital of ['lcp_seconds', 'cls', 'fcp_seconds', 'ttfb_seconds', 'inp_seconds']) {
         expect(valueOf(series, new RegExp(`^cc_web_vital_${vital}_count\\{`)), vital).toBe(1);
