@@ -213,6 +213,26 @@ export function systemHealth(): dashboard.DashboardBuilder {
         stacked: true,
         targets: [prom(`sum by (function, status) (${onceAcrossReplicas(`rate(cc_edge_function_duration_seconds_count{${TELEMETRY}}[$__rate_interval])`)})`, { legend: '{{function}} {{status}}' })],
       }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'API p95 latency by release',
+        description: "95th percentile API duration per release (the browser's service.version) in the selected environments: a new release next to the one before it.",
+        unit: units.Seconds,
+        min: 0,
+        thresholds: [[2, 'red']],
+        targets: [prom(`histogram_quantile(0.95, sum by (release, le) (rate(${api}_bucket{${TELEMETRY}}[$__rate_interval])))`, { legend: '{{release}}' })],
+      }),
+    )
+    .withPanel(
+      timeseriesPanel({
+        title: 'API error ratio by release',
+        description: 'Share of API requests that failed (5xx or network) per release in the selected environments. The dashed line is the 5% threshold of HighErrorRate.',
+        unit: units.PercentUnit,
+        min: 0,
+        thresholds: [[0.05, 'red']],
+        targets: [prom(`sum by (release) (rate(${apiErrors}[$__rate_interval])) / sum by (release) (rate(${api}_count{${TELEMETRY}}[$__rate_interval]))`, { legend: '{{release}}' })],
+      }),
     );
 
   // --- Alerts tab
