@@ -150,29 +150,35 @@ export const TELEMETRY = 'env=~"$environment", service=~"$service", release=~"$r
 
 export function deployAnnotations(): dashboard.AnnotationQueryBuilder[] {
   return [
+    // Every deploy of the selected environments, from deployment_log: staging's never land on
+    // production's graphs. A rollback says where it went back to, and why.
     new dashboard.AnnotationQueryBuilder()
       .name('Deploys')
-      .datasource(GRAFANA_ANNOTATIONS)
+      .datasource(POSTGRES)
       .enable(true)
       .iconColor('blue')
-      .target(new dashboard.AnnotationTargetBuilder().type('tags').tags(['deploy']).matchAny(true).limit(100) as unknown as Builder<Dataquery>),
-    // Deploys not made through cc-ops (no Grafana annotation) are still rows of deployment_log.
-    new dashboard.AnnotationQueryBuilder()
-      .name('Deployment log')
-      .datasource(POSTGRES)
-      .enable(false)
-      .iconColor('purple')
       .target(
         sql(`
-          SELECT deployed_at AS "time",
-                 coalesce(finished_at, deployed_at) AS "timeEnd",
-                 format('%s %s (%s): %s', environment, coalesce(version, '?'), left(coalesce(commit_sha, '?'), 7), status) AS text,
-                 environment || ',' || status AS tags
-            FROM public.deployment_log
-           WHERE $__timeFilter(deployed_at)
-             AND environment ~ '^(\${environment:regex})$'
-           ORDER BY deployed_at`),
+          SELECT d.deployed_at AS "time",
+                 coalesce(d.finished_at, d.deployed_at) AS "timeEnd",
+                 format('%s %s (%s): %s%s', d.environment, coalesce(d.version, '?'), left(coalesce(d.commit_sha, '?'), 7), d.status,
+                        CASE WHEN d.status = 'rolled_back'
+                             THEN format(' to %s: %s', coalesce(t.version, t.deployment_id), coalesce(d.metadata #>> '{rollback,reason}', '?'))
+                             ELSE '' END) AS text,
+                 'deploy,env:' || d.environment || ',' || d.status AS tags
+            FROM public.deployment_log d
+            LEFT JOIN public.deployment_log t ON t.id = d.rollback_target_id
+           WHERE $__timeFilter(d.deployed_at)
+             AND d.environment ~ '^(\${environment:regex})$'
+           ORDER BY d.deployed_at`),
       ),
+    // The notes cc-ops writes into Grafana (tagged deploy, env:<environment>), every environment.
+    new dashboard.AnnotationQueryBuilder()
+      .name('cc-ops notes (all environments)')
+      .datasource(GRAFANA_ANNOTATIONS)
+      .enable(false)
+      .iconColor('purple')
+      .target(new dashboard.AnnotationTargetBuilder().type('tags').tags(['deploy']).matchAny(true).limit(100) as unknown as Builder<Dataquery>),
   ];
 }
 

@@ -125,10 +125,15 @@ describe('the System Health dashboard replaces the old page', () => {
     expect(((latency.targets ?? []) as { refId?: string }[]).map((t) => t.refId)).toEqual(['A', 'B', 'C', 'D', 'E', 'F']);
   });
 
-  it('puts every deploy on every time series: an enabled annotation of the deploy tag', () => {
+  it('puts the deploys of the selected environments on every time series (deployment_log), and cc-ops notes on demand', () => {
     for (const file of Object.keys(DASHBOARDS)) {
-      const deploys = committed(file).annotations?.list?.find((a) => a.name === 'Deploys');
-      expect(deploys, file).toMatchObject({ enable: true, datasource: { type: 'grafana' }, target: { type: 'tags', tags: ['deploy'] } });
+      const list = committed(file).annotations?.list ?? [];
+      const deploys = list.find((a) => a.name === 'Deploys');
+      expect(deploys, file).toMatchObject({ enable: true, datasource: { type: DATASOURCES.postgres.type, uid: '${postgres}' } });
+      const rawSql = (deploys?.target as { rawSql?: string } | undefined)?.rawSql ?? '';
+      expect(rawSql).toContain("d.environment ~ '^(${environment:regex})$'");
+      const notes = list.find((a) => a.name === 'cc-ops notes (all environments)');
+      expect(notes, file).toMatchObject({ enable: false, datasource: { type: 'grafana' }, target: { type: 'tags', tags: ['deploy'] } });
     }
   });
 

@@ -410,12 +410,12 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       tablePanel({
         title: 'Deployed now',
-        description: 'The latest deployment of each environment: version, commit and status.',
+        description: 'The deployment serving each environment now: after a rollback, the one it went back to (a candidate that failed before promotion never served).',
         unit: units.String,
         width: 12,
         height: 6,
         columns: { Time: { hidden: true }, Value: { hidden: true }, __name__: { hidden: true }, job: { hidden: true }, instance: { hidden: true } },
-        targets: [prom('cc_deployment_info{environment=~"$environment"}', { instant: true, table: true })],
+        targets: [prom('cc_deployment_serving_info{environment=~"$environment"}', { instant: true, table: true })],
       }),
     )
     .withPanel(

@@ -68,6 +68,28 @@ describe('cc-ops deploy commands: usage and configuration', () => {
     }
   });
 
+  it('deploy finish refuses --status success with a failed smoke report: exit 2 with the failed checks, nothing written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-ops-smoke-report-'));
+    try {
+      const report = {
+        passed: false, startedAt: new Date().toISOString(), durationMs: 10,
+        checks: [
+          { name: 'main page', url: 'https://x/', passed: true, status: 200, attempts: 1, durationMs: 5, error: undefined },
+          { name: 'API health', url: 'https://x/api/health', passed: false, status: 500, attempts: 5, durationMs: 5, error: 'HTTP 500' },
+        ],
+      };
+      writeFileSync(join(dir, 'smoke.json'), JSON.stringify(report));
+      // An unreachable database: the refusal comes before any connection.
+      const r = await runOps(['deploy', 'finish', '--deployment-id', 'dpl_1', '--status', 'success', '--smoke-report', join(dir, 'smoke.json')], {
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      });
+      expect(r.code, r.output).toBe(2);
+      expect(r.stderr).toContain('deploy finish: refused: --status success with a failed smoke report (API health (HTTP 500)); record --status failed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('need DATABASE_URL for deploy and a token with GRAFANA_URL (exit 2)', async () => {
     const noDb = await runOps(['deploy', 'start', '--deployment-id', 'dpl_1']);
     expect(noDb.code).toBe(2);
@@ -153,7 +175,7 @@ describe.skipIf(postgres.skip !== undefined)(`cc-ops deploy start/finish [postgr
     expect(retried.stdout).toContain('exists already');
     expect(grafana.annotations.size).toBe(1);
     const [annotation] = [...grafana.annotations.values()];
-    expect(annotation).toMatchObject({ tags: ['deploy', 'environment:production', 'version:7.0.0', 'commit:9f8e7d6c5b4a'], text: 'Deploying 7.0.0 (9f8e7d6) to production', timeEnd: undefined });
+    expect(annotation).toMatchObject({ tags: ['deploy', 'environment:production', 'env:production', 'version:7.0.0', 'commit:9f8e7d6c5b4a'], text: 'Deploying 7.0.0 (9f8e7d6) to production', timeEnd: undefined });
     const { rows: [row] } = await sql.query(`SELECT status, version, commit_sha, deployed_by, metadata, extract(epoch FROM deployed_at) * 1000 AS at FROM deployment_log WHERE deployment_id = 'dpl_abc'`);
     expect(row).toMatchObject({ status: 'deploying', version: '7.0.0', deployed_by: 'ci-bot', metadata: { url: 'https://connect-abc.vercel.app', grafana_annotation_id: annotation!.id } });
     expect(annotation!.time).toBe(Math.floor(Number(row.at)));

@@ -32,12 +32,14 @@ finish   sets its outcome and smoke-test result, and closes the annotation's tim
   --url URL             the deployment's URL, kept in the row's metadata
   --status STATUS       finish: success or failed
   --smoke-report FILE   finish: the JSON report of cc-ops smoke --report; sets smoke_test_passed
+                        (--status success with a failed report is refused: exit 2)
   --help                this text
 
 ${ENV_HELP}
 
 exit: 0 done, 1 failed (database unreachable, no such deployment), 2 bad usage or
-configuration, 3 recorded but Grafana not annotated
+configuration (a failed smoke test recorded as success among them), 3 recorded but Grafana not
+annotated
 `;
 
 export async function run(argv: string[] = process.argv.slice(2)): Promise<number> {
@@ -71,6 +73,12 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
       } catch (err) {
         return usageError(command, `--smoke-report ${file}: ${errorMessage(err)}`, USAGE);
       }
+    }
+    // A failed smoke test is never recorded as success (the database refuses it too, migration 012).
+    if (status === 'success' && report?.passed === false) {
+      const failedChecks = report.checks.filter((c) => !c.passed).map((c) => `${c.name} (${c.error ?? 'failed'})`);
+      console.error(`${command}: refused: --status success with a failed smoke report (${failedChecks.join('; ') || 'passed: false'}); record --status failed`);
+      return 2;
     }
     finish = { status, report };
   }
@@ -184,9 +192,9 @@ async function finishDeployment(
   }
 }
 
-/** deploy, environment:…, version:…, commit:… (the dashboards query the deploy tag). */
+/** deploy, environment:…, env:…, version:…, commit:… (env: the label name of the browser and edge series). */
 export function deployTags(row: Pick<DeploymentRow, 'environment' | 'version' | 'commit_sha'>): string[] {
-  const tags = ['deploy', tag('environment', row.environment)];
+  const tags = ['deploy', tag('environment', row.environment), tag('env', row.environment)];
   if (row.version) tags.push(tag('version', row.version));
   if (row.commit_sha) tags.push(tag('commit', row.commit_sha.slice(0, 12)));
   return tags;

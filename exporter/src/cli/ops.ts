@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, Command> = {
   restore: { summary: 'restore a backup (--dry-run, --tables=a,b), in one transaction', load: () => import('./restore.js') },
   deploy: { summary: 'record a deployment (start) and its outcome (finish), with Grafana annotations', load: () => import('./deploy.js') },
   smoke: { summary: 'smoke-test a deployment: main page, menu page, API health', load: () => import('./smoke.js') },
+  analyze: { summary: "compare a new release's error ratio and latency with the previous one's (Prometheus)", load: () => import('./analyze.js') },
   rollback: { summary: 'roll an environment back to its last successful deployment (Vercel), log it, alert', load: () => import('./rollback.js') },
   annotate: { summary: 'add a Grafana annotation', load: () => import('./annotate.js') },
   alerts: { summary: 'list alert occurrences, acknowledge one (who, when, a note)', load: () => import('./alerts.js') },

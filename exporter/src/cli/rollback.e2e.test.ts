@@ -4,13 +4,16 @@
 // test leads to the rollback call with the right deployment id, the log rows, the annotation and
 // an alert that Alertmanager routes to its receivers; a passing one to none of those; Vercel or
 // Grafana unreachable to a clear error and a deployment log that still tells the truth.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startAlertmanager, writeAlertmanagerConfigCopy, type RunningProcess } from '../stack/processes.js';
+import { Registry } from 'prom-client';
+import { createDeploymentsCollector } from '../collectors/deployments.js';
 import { runOps, type CliResult } from '../test/cli.js';
+import { samples } from '../test/metrics.js';
 import { backends, connect, createTestDatabase, type TestDatabase } from '../test/databases.js';
 import {
   HEALTHY_APP, startAppFake, startGrafanaFake, startVercelFake, unreachableUrl, type AppFake, type GrafanaFake, type VercelFake,
@@ -152,11 +155,11 @@ describe.skipIf(skip !== undefined)(`deploy with rollback, end to end (cc-ops, P
     // Grafana: each deploy's region (closed), and the rollback.
     const annotations = [...grafana.annotations.values()];
     const badRegion = grafana.annotations.get(log[1]!.metadata.grafana_annotation_id!)!;
-    expect(badRegion.tags).toEqual(['deploy', 'environment:production', 'version:1.1.0', 'commit:ffeeddccbbaa', 'status:failed']);
+    expect(badRegion.tags).toEqual(['deploy', 'environment:production', 'env:production', 'version:1.1.0', 'commit:ffeeddccbbaa', 'status:failed']);
     expect(badRegion.timeEnd).toBeGreaterThanOrEqual(badRegion.time);
     const rollbackNote = annotations.filter((a) => a.tags.includes('rollback'));
     expect(rollbackNote).toHaveLength(1);
-    expect(rollbackNote[0]!.tags).toEqual(['deploy', 'rollback', 'environment:production', 'version:1.1.0']);
+    expect(rollbackNote[0]!.tags).toEqual(['deploy', 'rollback', 'environment:production', 'env:production', 'version:1.1.0']);
     expect(rollbackNote[0]!.text).toBe('Rolled back production from 1.1.0 (ffeeddc) [dpl_bad_110] to 1.0.0 (a1b2c3d) [dpl_good_100]: smoke tests failed');
 
     // Alertmanager: the critical alert, with the rule's labels, routed to the history and to email and Slack.
@@ -212,7 +215,8 @@ describe.skipIf(skip !== undefined)(`deploy with rollback, end to end (cc-ops, P
   it('--dry-run says what it would do and changes nothing', async () => {
     setHealth(503);
     await deployAndSmoke('preview', 'dpl_prv_good', '3.0.0', 'aaaa56789abcdef0123456789abcdef012345678');
-    await sql.query(`UPDATE deployment_log SET status = 'success' WHERE deployment_id = 'dpl_prv_good'`);
+    // recorded by hand as good: passed and served (a failed smoke test cannot be recorded as success)
+    await sql.query(`UPDATE deployment_log SET status = 'success', smoke_test_passed = true WHERE deployment_id = 'dpl_prv_good'`);
     await deployAndSmoke('preview', 'dpl_prv_bad', '3.1.0', 'bbbb56789abcdef0123456789abcdef012345678');
     const before = { rows: await rows('preview'), vercel: vercel.requests.length, grafana: grafana.requests.length, events: (await sql.query('SELECT count(*)::int AS n FROM runtime_metrics')).rows[0].n };
     const dry = await runOps(['rollback', '--environment', 'preview', '--dry-run'], env);
@@ -280,7 +284,9 @@ describe.skipIf(skip !== undefined)(`deploy with rollback, end to end (cc-ops, P
     expect(start.stderr).toMatch(/deploy start: warning: Grafana: create annotation failed: POST http:\/\/127\.0\.0\.1:\d+\/api\/annotations: connection refused; the deployment is recorded/);
     expect((await rows('apac'))[0]).toMatchObject({ deployment_id: 'dpl_apac_good', status: 'deploying' });
     // Grafana back for finish: the missing annotation is made whole, as a region.
-    const finish = await runOps(['deploy', 'finish', '--deployment-id', 'dpl_apac_good', '--status', 'success'], env);
+    const passed = join(dir, 'smoke-apac-good.json');
+    expect((await runOps(['smoke', '--url', app.url, '--report', passed], env)).code).toBe(0);
+    const finish = await runOps(['deploy', 'finish', '--deployment-id', 'dpl_apac_good', '--status', 'success', '--smoke-report', passed], env);
     expect(finish.code, finish.output).toBe(0);
     const region = grafana.annotations.get((await rows('apac'))[0]!.metadata.grafana_annotation_id!)!;
     expect(region.tags).toContain('status:success');
@@ -307,5 +313,42 @@ describe.skipIf(skip !== undefined)(`deploy with rollback, end to end (cc-ops, P
     expect(result.stderr).toContain('no successful deployment of fresh before dpl_fresh_1 to roll back to');
     expect((await rows('fresh'))[0]).toMatchObject({ status: 'failed', metadata: expect.objectContaining({ rollback: expect.objectContaining({ status: 'failed', target: null }) }) });
     expect(await alertsOf('DeploymentRollbackFailed', 'fresh')).toHaveLength(1);
+  });
+
+  it('a regression found by the metric analysis rolls back with its evidence in the alert, the Grafana note and the log', async () => {
+    setHealth(200);
+    const before = await deployAndSmoke('analysis-e2e', 'dpl_v1_200', '2.0.0', '1111111111111111111111111111111111111111');
+    const after = await deployAndSmoke('analysis-e2e', 'dpl_v2_210', '2.1.0', '2222222222222222222222222222222222222222');
+    expect([before.smoke.code, after.smoke.code]).toEqual([0, 0]);
+    // What cc-ops analyze --report wrote for 2.1.0 (its own e2e runs it against the real Prometheus).
+    const report = {
+      verdict: 'regression', summary: 'regression of 2.1.0 against 2.0.0: API error ratio 25.0% vs 2.5% (at most +2.0 points)',
+      environment: 'analysis-e2e', release: '2.1.0', baseline: '2.0.0', windowSeconds: 600, candidateAt: '2026-12-03T10:10:00.000Z', baselineAt: '2026-12-03T10:00:00.000Z',
+      requests: { candidate: 400, baseline: 380 },
+      checks: [
+        { name: 'API error ratio', candidate: 0.25, baseline: 0.025, threshold: 'at most +2.0 points', result: 'fail', detail: '25.0% vs 2.5%', queries: { candidate: 'sum(errors{release="2.1.0"}) / sum(all{release="2.1.0"})', baseline: 'sum(errors{release="2.0.0"}) / sum(all{release="2.0.0"})' } },
+        { name: 'API p95 latency', candidate: 0.3, baseline: 0.28, threshold: 'at most x1.5 (or +0.1 s)', result: 'pass', detail: '0.300 s vs 0.280 s', queries: { candidate: 'p95{2.1.0}', baseline: 'p95{2.0.0}' } },
+      ],
+    };
+    const file = join(dir, 'analysis.json');
+    writeFileSync(file, JSON.stringify(report));
+    const rollback = await runOps(['rollback', '--environment', 'analysis-e2e', '--deployment-id', 'dpl_v2_210', '--evidence', file], env);
+    expect(rollback.code, rollback.output).toBe(0);
+    expect(vercel.rollbacks.at(-1)).toMatchObject({ deploymentId: 'dpl_v1_200', description: `metric analysis: ${report.summary} (dpl_v2_210)` });
+    const evidence = 'API error ratio: 25.0% vs 2.5% (at most +2.0 points); 2.1.0: sum(errors{release="2.1.0"}) / sum(all{release="2.1.0"}) at 2026-12-03T10:10:00.000Z; 2.0.0: sum(errors{release="2.0.0"}) / sum(all{release="2.0.0"}) at 2026-12-03T10:00:00.000Z';
+    const [alert] = await alertsOf('DeploymentRolledBack', 'analysis-e2e');
+    expect(alert!.annotations.evidence).toBe(evidence);
+    expect(alert!.annotations.description).toContain(`metric analysis: ${report.summary}`);
+    const note = [...grafana.annotations.values()].find((a) => a.tags.includes('rollback') && a.tags.includes('env:analysis-e2e'))!;
+    expect(note.text).toContain(`\n${evidence}`);
+    const log = await rows('analysis-e2e');
+    expect(log.map((r) => [r.deployment_id, r.status])).toEqual([['dpl_v1_200', 'success'], ['dpl_v2_210', 'rolled_back']]);
+    expect(log[1]!.metadata.rollback).toMatchObject({ status: 'done', target: 'dpl_v1_200', evidence });
+    // What serves now is the deployment it went back to.
+    const registry = new Registry();
+    await createDeploymentsCollector(registry).collect(sql);
+    expect(Object.keys(await samples(registry, 'cc_deployment_serving_info')).filter((k) => k.startsWith('environment=analysis-e2e'))).toEqual([
+      'environment=analysis-e2e,version=2.0.0,commit_sha=1111111111111111111111111111111111111111,deployment_id=dpl_v1_200',
+    ]);
   });
 });

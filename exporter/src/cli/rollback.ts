@@ -2,7 +2,9 @@
 // Order, so that deployment_log is right whatever fails: the request is noted on the failed row,
 // Vercel is asked (Instant Rollback), then the outcome is recorded (log_rollback, or the row says
 // the rollback failed), and only then Grafana is annotated and Alertmanager told.
+import { readFileSync } from 'node:fs';
 import type pg from 'pg';
+import { evidenceOf, type AnalysisReport } from '../deploy/analysis.js';
 import { deploymentsDashboardUrl, pushAlerts, RUNBOOKS_URL, type PushedAlert } from '../deploy/alertmanager.js';
 import {
   describeVersion, getDeployment, inTransaction, lastSuccessfulDeployment, logDeployment, logRollback, mergeMetadata,
@@ -14,7 +16,7 @@ import { createVercelClient } from '../deploy/vercel.js';
 import { connectOrExit, errorMessage, parseCommand, settingsOrExit, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
 
-const USAGE = `usage: cc-ops rollback --environment ENV [--deployment-id ID] [--to ID] [--reason TEXT] [--dry-run]
+const USAGE = `usage: cc-ops rollback --environment ENV [--deployment-id ID] [--to ID] [--reason TEXT] [--evidence FILE] [--dry-run]
 
 Rolls the environment back to its last successful deployment (get_last_successful_deployment):
 asks Vercel for an Instant Rollback (POST /v1/projects/{project}/rollback/{deployment}), records
@@ -25,7 +27,10 @@ says so (status failed, metadata.rollback) and a critical DeploymentRollbackFail
   --environment ENV     the environment to roll back (default production)
   --deployment-id ID    the failed deployment (default: the environment's latest in deployment_log)
   --to ID               roll back to this deployment instead (it must be in deployment_log)
-  --reason TEXT         why, for Vercel, Grafana and the alert (default "smoke tests failed")
+  --reason TEXT         why, for Vercel, Grafana and the alert (default "smoke tests failed", or
+                        the analysis's summary with --evidence)
+  --evidence FILE       the report of cc-ops analyze --report: its failed checks (values and
+                        queries) go into the alert's evidence annotation and the Grafana note
   --dry-run             say what would be done; change nothing, call nothing
   --help                this text
 
@@ -49,9 +54,20 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
     'deployment-id': { type: 'string' },
     to: { type: 'string' },
     reason: { type: 'string' },
+    evidence: { type: 'string' },
     'dry-run': { type: 'boolean' },
   });
   if (typeof args === 'number') return args;
+  let evidence: AnalysisReport | undefined;
+  const evidenceFile = args.string('evidence');
+  if (evidenceFile !== undefined) {
+    try {
+      evidence = JSON.parse(readFileSync(evidenceFile, 'utf8')) as AnalysisReport;
+      if (typeof evidence?.summary !== 'string' || !Array.isArray(evidence.checks)) throw new Error('not a report of cc-ops analyze');
+    } catch (err) {
+      return usageError('rollback', `--evidence ${evidenceFile}: ${errorMessage(err)}`, USAGE);
+    }
+  }
   const environment = args.string('environment') ?? 'production';
   if (environment.trim() === '') return usageError('rollback', '--environment must not be empty', USAGE);
   const settings = settingsOrExit('rollback', { database: true, vercel: true });
@@ -63,7 +79,8 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
       environment,
       failedId: args.string('deployment-id'),
       targetId: args.string('to'),
-      reason: args.string('reason') ?? 'smoke tests failed',
+      reason: args.string('reason') ?? (evidence ? `metric analysis: ${evidence.summary}` : 'smoke tests failed'),
+      evidence: evidence ? evidenceOf(evidence) : undefined,
       dryRun: args.flag('dry-run'),
     });
   } catch (err) {
@@ -79,6 +96,8 @@ interface RollbackArgs {
   failedId: string | undefined;
   targetId: string | undefined;
   reason: string;
+  /** the failed checks of a metric analysis, with their values and queries */
+  evidence: string | undefined;
   dryRun: boolean;
 }
 
@@ -148,7 +167,7 @@ async function rollback(db: pg.Client, settings: DeploySettings, a: RollbackArgs
   }
 
   const requestedAt = new Date().toISOString();
-  const note = { target: target?.deployment_id ?? null, reason: a.reason, requested_at: requestedAt, ...(settings.runUrl ? { run_url: settings.runUrl } : {}) };
+  const note = { target: target?.deployment_id ?? null, reason: a.reason, ...(a.evidence ? { evidence: a.evidence } : {}), requested_at: requestedAt, ...(settings.runUrl ? { run_url: settings.runUrl } : {}) };
   let failure: string | undefined;
   if (!target) {
     failure = `no successful deployment of ${a.environment} before ${failedId} to roll back to`;
@@ -174,7 +193,7 @@ async function rollback(db: pg.Client, settings: DeploySettings, a: RollbackArgs
       console.error(`rollback: deployment_log could not record the failed rollback either: ${errorMessage(err)}`);
     }
     const text = `Rollback of ${a.environment} FAILED: still serving ${failedName}${target ? `, could not go back to ${describeVersion(target)}` : ''}: ${failure}`;
-    await annotate(settings, say, text, [tag('environment', a.environment), tag('status', 'rollback_failed')]);
+    await annotate(settings, say, text, [tag('environment', a.environment), tag('env', a.environment), tag('status', 'rollback_failed')]);
     await alert(settings, say, rollbackFailedAlert(settings, a, failedName, target, failure));
     return 1;
   }
@@ -190,8 +209,8 @@ async function rollback(db: pg.Client, settings: DeploySettings, a: RollbackArgs
   } catch (err) {
     warnings.push(`Vercel rolled back, but deployment_log could not record it: ${errorMessage(err)}`);
   }
-  const text = `Rolled back ${a.environment} from ${failedName} to ${describeVersion(target!)} [${target!.deployment_id}]: ${a.reason}`;
-  const annotated = await annotate(settings, say, text, [tag('environment', a.environment), ...(failed.version ? [tag('version', failed.version)] : [])]);
+  const text = `Rolled back ${a.environment} from ${failedName} to ${describeVersion(target!)} [${target!.deployment_id}]: ${a.reason}${a.evidence ? `\n${a.evidence}` : ''}`;
+  const annotated = await annotate(settings, say, text, [tag('environment', a.environment), tag('env', a.environment), ...(failed.version ? [tag('version', failed.version)] : [])]);
   if (!annotated) warnings.push('Grafana was not annotated');
   const alerted = await alert(settings, say, rolledBackAlert(settings, a, failedName, target!));
   if (!alerted) warnings.push('Alertmanager was not told');
@@ -250,6 +269,7 @@ function rolledBackAlert(settings: DeploySettings, a: RollbackArgs, failedName: 
       description: `${a.environment} was rolled back from ${failedName} to ${describeVersion(target)} [${target.deployment_id}]: ${a.reason}.`,
       runbook_url: `${RUNBOOKS_URL}#deploymentrolledback`,
       dashboard_url: deploymentsDashboardUrl(settings.grafana?.url),
+      ...(a.evidence ? { evidence: a.evidence } : {}),
     },
     ...window(ROLLED_BACK_ALERT_MS),
     ...(settings.runUrl ? { generatorURL: settings.runUrl } : {}),

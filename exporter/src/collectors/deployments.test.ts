@@ -44,6 +44,10 @@ describeEachBackend('deployments collector', (kind) => {
       'environment=production,version=1.1.0,commit_sha=bbb222,status=rolled_back': 1,
       'environment=staging,version=1.2.0-rc.1,commit_sha=,status=deploying': 1,
     });
+    // What serves production is d1 again (rolled back to); staging's candidate never served.
+    expect(await samples(registry, 'cc_deployment_serving_info')).toEqual({
+      'environment=production,version=1.0.0,commit_sha=aaa111,deployment_id=d1': 1,
+    });
     expect(await samples(registry, 'cc_deployment_last_success_timestamp_seconds')).toEqual({
       'environment=production': d1FinishedAt,
     });
@@ -66,6 +70,22 @@ describeEachBackend('deployments collector', (kind) => {
       { action: 'rollback', id: 'd2' },
       { action: 'started', id: 's1' },
     ]);
+  });
+
+  it('never records a failed smoke test as success, and rolls back only to a deployment that passed its smoke test', async () => {
+    await client.query(`SELECT log_deployment('v1', 'canary', '1.0.0')`);
+    await client.query(`SELECT update_deployment_status('v1', 'success', true)`);
+    await client.query(`SELECT log_deployment('v2', 'canary', '2.0.0')`);
+    await expect(client.query(`SELECT update_deployment_status('v2', 'success', false)`)).rejects.toThrow(/failed its smoke tests: it cannot be recorded as success/);
+    await client.query(`SELECT update_deployment_status('v2', 'failed', false)`);
+    await expect(client.query(`SELECT update_deployment_status('v2', 'success')`)).rejects.toThrow(/failed its smoke tests/);
+    await expect(client.query(`UPDATE deployment_log SET status = 'success' WHERE deployment_id = 'v2'`)).rejects.toThrow(/deployment_log_success_verified/);
+    // a success without any smoke result (recorded by hand) is not a rollback target either
+    await client.query(`SELECT log_deployment('v3', 'canary', '3.0.0')`);
+    await client.query(`SELECT update_deployment_status('v3', 'success')`);
+    await client.query(`SELECT log_deployment('v4', 'canary', '4.0.0')`);
+    const target = await client.query(`SELECT deployment_id FROM get_last_successful_deployment('canary', 'v4')`);
+    expect(target.rows).toEqual([{ deployment_id: 'v1' }]);
   });
 
   it('refuses a status change for an unknown deployment', async () => {

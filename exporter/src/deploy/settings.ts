@@ -3,6 +3,7 @@
 // Each command asks only for the parts it uses, so `cc-ops smoke` needs no database.
 import { readFileSync } from 'node:fs';
 import { ConfigError, type Env } from '../config.js';
+import type { PrometheusSettings } from './analysis.js';
 
 export const DEPLOY_DEFAULTS = {
   VERCEL_API_URL: 'https://api.vercel.com',
@@ -38,6 +39,8 @@ export interface DeploySettings {
   vercel: VercelSettings | undefined;
   /** undefined: ALERTMANAGER_URL is not set, no alert is pushed (and said so) */
   alertmanager: AlertmanagerSettings | undefined;
+  /** PROMETHEUS_URL (and PROMETHEUS_TOKEN behind an authenticating proxy), for the metric analysis */
+  prometheus: PrometheusSettings | undefined;
   /** the timeout of every HTTP call to Grafana, Vercel and Alertmanager */
   httpTimeoutMs: number;
   /** the CI run that acted, for links in annotations and alerts (GitHub's own variables) */
@@ -47,6 +50,7 @@ export interface DeploySettings {
 export interface Needs {
   database?: boolean;
   vercel?: boolean;
+  prometheus?: boolean;
 }
 
 export function loadDeploySettings(env: Env, needs: Needs = {}): DeploySettings {
@@ -111,6 +115,12 @@ export function loadDeploySettings(env: Env, needs: Needs = {}): DeploySettings 
   const alertmanagerToken = secret('ALERTMANAGER_TOKEN');
   if (alertmanagerUrl !== undefined) alertmanager = { url: alertmanagerUrl, token: alertmanagerToken };
 
+  let prometheus: PrometheusSettings | undefined;
+  const prometheusUrl = httpUrl('PROMETHEUS_URL', value('PROMETHEUS_URL'));
+  const prometheusToken = secret('PROMETHEUS_TOKEN');
+  if (prometheusUrl !== undefined) prometheus = { url: prometheusUrl, token: prometheusToken };
+  else if (needs.prometheus && !problems.some((p) => p.startsWith('PROMETHEUS_URL'))) problems.push('PROMETHEUS_URL is not set: it names the Prometheus that scrapes the exporter');
+
   const rawTimeout = value('OPS_HTTP_TIMEOUT_MS') ?? DEPLOY_DEFAULTS.OPS_HTTP_TIMEOUT_MS;
   let httpTimeoutMs = Number(rawTimeout);
   if (!/^\d+$/.test(rawTimeout) || httpTimeoutMs < 100 || httpTimeoutMs > 300_000) {
@@ -125,7 +135,7 @@ export function loadDeploySettings(env: Env, needs: Needs = {}): DeploySettings 
   const runId = value('GITHUB_RUN_ID');
   const runUrl = server && repository && runId ? `${server}/${repository}/actions/runs/${runId}` : undefined;
 
-  return { databaseUrl, grafana, vercel, alertmanager, httpTimeoutMs, runUrl };
+  return { databaseUrl, grafana, vercel, alertmanager, prometheus, httpTimeoutMs, runUrl };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
