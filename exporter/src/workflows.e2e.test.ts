@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoPaths } from './stack/processes.js';
 import { alertingStackSkip, startAlertingStack, type AlertingStack } from './test/alerting-stack.js';
 import { backends, connect, createTestDatabase, type TestDatabase } from './test/databases.js';
-import { HEALTHY_APP, startAppFake, type AppFake, type AppRoute } from './test/deploy-fakes.js';
+import { HEALTHY_APP, startAppFake, startGrafanaFake, type AppFake, type AppRoute, type GrafanaFake } from './test/deploy-fakes.js';
 import { runWorkflowJob, type JobRun } from './test/workflow-runner.js';
 
 const postgres = backends.find((b) => b.kind === 'postgres')!;
@@ -161,23 +161,27 @@ describe.skipIf(postgres.skip !== undefined)(`the deploy workflow, run as GitHub
   let db: TestDatabase;
   let sql: pg.Client;
   let world: VercelWorld;
+  let grafana: GrafanaFake;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cc-workflow-e2e-'));
     db = await createTestDatabase('postgres');
     sql = await connect(db);
     world = await startVercelWorld();
+    grafana = await startGrafanaFake();
     writeFakeVercelCli(dir);
   });
   afterAll(async () => {
     await sql?.end();
     await world?.close();
+    await grafana?.close();
     await db?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const deploy = (version: string, candidate: Record<string, AppRoute>, options: DeployOptions = {}) =>
-    runDeploy(world, dir, db.connectionString, version, candidate, options);
+    runDeploy(world, dir, db.connectionString, version, candidate, { ...options, secrets: { GRAFANA_URL: grafana.url, GRAFANA_TOKEN: grafana.token } });
+  const notes = () => [...grafana.annotations.values()];
 
   const log = async () =>
     (await sql.query(`SELECT deployment_id, version, status, smoke_test_passed FROM deployment_log WHERE environment = 'production' ORDER BY id`)).rows as
@@ -197,6 +201,9 @@ describe.skipIf(postgres.skip !== undefined)(`the deploy workflow, run as GitHub
     expect(run.step('Smoke-test the candidate').shell).toBe('bash --noprofile --norc -eo pipefail {0}');
     expect(await log()).toEqual([{ deployment_id: 'dpl_100_0', version: '1.0.0', status: 'success', smoke_test_passed: true }]);
     expect(run.summary).toContain('### Smoke tests of production');
+    // Grafana: the deploy's region, closed, tagged with its environment.
+    expect(notes()).toEqual([expect.objectContaining({ tags: ['deploy', 'environment:production', 'env:production', 'version:1.0.0', `commit:${'100'.padEnd(12, 'a')}`, 'status:success'] })]);
+    expect(notes()[0]!.timeEnd).toBeGreaterThanOrEqual(notes()[0]!.time);
   });
 
   it('a broken candidate fails its smoke test at its own URL: never promoted, recorded as failed, the run fails, users never saw it', async () => {
@@ -224,6 +231,9 @@ describe.skipIf(postgres.skip !== undefined)(`the deploy workflow, run as GitHub
     });
     expect(run.step('cc-ops rollback').output).toContain('production serves 1.0.0');
     expect(await productionHealth()).toBe(200);
+    expect(notes().filter((n) => n.tags.includes('rollback')).map((n) => n.text)).toEqual([
+      `Rolled back production from 1.2.0 (120aaaa) [dpl_120_2] to 1.0.0 (100aaaa) [dpl_100_0]: smoke tests failed after promotion of 120aaaa`,
+    ]);
     expect((await log()).map((r) => [r.deployment_id, r.status])).toEqual([['dpl_100_0', 'success'], ['dpl_110_1', 'failed'], ['dpl_120_2', 'rolled_back']]);
   });
 
