@@ -27,13 +27,14 @@
             record: 'cc:order_events_total:max',
             expr: 'max(last_over_time(cc_events_total{%s, event_type="order_event"}[%s]))' % [c.exporterSelector, c.eventCountsBridge],
           },
-          // 5xx and network failures (status 0) over every request the app made.
+          // 5xx and network failures (status 0) over every request the app made that got an
+          // outcome: a call still pending when its page closed (aborted) is neither.
           {
             record: 'cc:api_error_ratio:rate15m',
             expr: |||
               sum(rate(cc:api_requests_total:max{status_class=~"5xx|network"}[15m]))
               /
-              sum(rate(cc:api_requests_total:max[15m]))
+              sum(rate(cc:api_requests_total:max{status_class!="aborted"}[15m]))
             |||,
           },
           {
@@ -41,7 +42,7 @@
             expr: |||
               sum(rate(cc:api_requests_total:max{status_class=~"5xx|network"}[5m]))
               /
-              sum(rate(cc:api_requests_total:max[5m]))
+              sum(rate(cc:api_requests_total:max{status_class!="aborted"}[5m]))
             |||,
           },
           // Requests in the window: the low-traffic guards of the API alerts.

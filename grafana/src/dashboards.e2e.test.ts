@@ -30,7 +30,11 @@ async function demoTraffic(stack: AlertingStack, round: number): Promise<void> {
   // Production's release and staging's candidate, as the receiver stores a resource; the rest names none.
   const web = [{ service: 'web', env: 'production', release: '1.9.1' }, { service: 'web', env: 'staging', release: '1.10.0-rc.1' }][round % 2]!;
   for (const page of PAGES) rows.push({ event_type: 'page_view', event_data: { page, referrer: '', userAgent: 'Mozilla/5.0 (demo)', ...web } });
-  for (const [metric, value, rating] of VITALS) for (const page of PAGES) rows.push({ event_type: 'performance', event_data: { metric, value, rating, page, ...web } });
+  // LCP and INP as web-otel's attribution build sends them: the element, the input type.
+  const attribution = (metric: string) =>
+    metric === 'LCP' ? { attribution: { element: 'main > img.hero', url: 'https://cdn.example/hero.webp', load_state: 'complete' } }
+      : metric === 'INP' ? { attribution: { element: 'button.add-to-cart', interaction_type: 'pointer' } } : {};
+  for (const [metric, value, rating] of VITALS) for (const page of PAGES) rows.push({ event_type: 'performance', event_data: { metric, value, rating, page, ...web, ...attribution(metric) } });
   for (let i = 0; i < 6; i++) {
     rows.push({ event_type: 'api_latency', event_data: { endpoint: '/rest/v1/orders', latency_ms: 80 + 40 * i, status: 200, method: 'GET' } });
     rows.push({ event_type: 'api_latency', event_data: { endpoint: '/rest/v1/menu_items', latency_ms: 60 + 300 * i, status: 200, method: 'GET' } });

@@ -1,10 +1,12 @@
 // "Web Vitals": how fast the app feels to its users, by page. Per vital: the 75th percentile by
 // page (the value Google's Core Web Vitals assess) with the good / poor thresholds drawn, and the
-// share of good, needs-improvement and poor samples over time.
+// share of good, needs-improvement and poor samples over time; for LCP and INP, the elements
+// their samples are attributed to, per page (SQL on the rows).
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
 import {
-  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, labelVariable, postgresVariable, prom, releaseVariable, serviceVariable, TELEMETRY, timeseriesPanel,
+  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, labelVariable, postgresVariable, prom, releaseVariable, serviceVariable, sql, tablePanel, TELEMETRY,
+  timeseriesPanel,
 } from './common.js';
 
 export const WEB_VITALS_UID = 'cc-web-vitals';
@@ -16,14 +18,18 @@ export interface Vital {
   /** good up to the first value, poor from the second (web.dev thresholds) */
   thresholds: [number, number];
   about: string;
+  /** which route a sample is labelled with (web-otel decides) */
+  page: string;
+  /** what its attribution names, when a table of the top ones is shown */
+  attributed?: string;
 }
 
 export const VITALS: Vital[] = [
-  { name: 'LCP', metric: 'cc_web_vital_lcp_seconds', unit: units.Seconds, thresholds: [2.5, 4], about: 'Largest Contentful Paint: when the main content has rendered.' },
-  { name: 'INP', metric: 'cc_web_vital_inp_seconds', unit: units.Seconds, thresholds: [0.2, 0.5], about: 'Interaction to Next Paint: how quickly the page responds to taps, clicks and keys.' },
-  { name: 'CLS', metric: 'cc_web_vital_cls', unit: units.NoUnit, thresholds: [0.1, 0.25], about: 'Cumulative Layout Shift: how much the content jumps around (unitless).' },
-  { name: 'FCP', metric: 'cc_web_vital_fcp_seconds', unit: units.Seconds, thresholds: [1.8, 3], about: 'First Contentful Paint: when anything first renders.' },
-  { name: 'TTFB', metric: 'cc_web_vital_ttfb_seconds', unit: units.Seconds, thresholds: [0.8, 1.8], about: 'Time to First Byte: how long the server took to start answering the page.' },
+  { name: 'LCP', metric: 'cc_web_vital_lcp_seconds', unit: units.Seconds, thresholds: [2.5, 4], about: 'Largest Contentful Paint: when the main content has rendered.', page: 'the landing page', attributed: 'elements' },
+  { name: 'INP', metric: 'cc_web_vital_inp_seconds', unit: units.Seconds, thresholds: [0.2, 0.5], about: 'Interaction to Next Paint: how quickly the page responds to taps, clicks and keys.', page: 'the page where the interaction happened', attributed: 'interaction targets' },
+  { name: 'CLS', metric: 'cc_web_vital_cls', unit: units.NoUnit, thresholds: [0.1, 0.25], about: 'Cumulative Layout Shift: how much the content jumps around (unitless).', page: 'the page where the largest shift happened' },
+  { name: 'FCP', metric: 'cc_web_vital_fcp_seconds', unit: units.Seconds, thresholds: [1.8, 3], about: 'First Contentful Paint: when anything first renders.', page: 'the landing page' },
+  { name: 'TTFB', metric: 'cc_web_vital_ttfb_seconds', unit: units.Seconds, thresholds: [0.8, 1.8], about: 'Time to First Byte: how long the server took to start answering the page.', page: 'the landing page' },
 ];
 
 export function webVitals(): dashboard.DashboardBuilder {
@@ -44,7 +50,7 @@ export function webVitals(): dashboard.DashboardBuilder {
       .withPanel(
         timeseriesPanel({
           title: `${vital.name} p75 by page`,
-          description: `${vital.about} 75th percentile per page; good up to ${good}, poor from ${poor}${vital.unit === units.Seconds ? ' s' : ''} (the dashed lines).`,
+          description: `${vital.about} 75th percentile per page (${vital.page}); good up to ${good}, poor from ${poor}${vital.unit === units.Seconds ? ' s' : ''} (the dashed lines).`,
           unit: vital.unit,
           width: 14,
           min: 0,
@@ -72,6 +78,42 @@ export function webVitals(): dashboard.DashboardBuilder {
           ],
         }),
       );
+    if (vital.attributed) board.withPanel(attributionPanel(vital.name, vital.attributed));
   }
   return board;
+}
+
+/**
+ * The elements a vital is most often attributed to, per route, from the rows (web-otel's
+ * attribution build): LCP's largest element, INP's interaction target. Never a Prometheus label:
+ * selectors are an open set. Read through the read-only cc_grafana role.
+ */
+function attributionPanel(vital: string, what: string) {
+  const scale = vital === 'CLS' ? '' : ' / 1000.0';
+  return tablePanel({
+    title: `${vital}: top ${what} by page`,
+    description: `The ${what} ${vital} samples are attributed to, per page, with how many samples and their 75th percentile, from runtime_metrics (web-otel with webVitals: { source: webVitalsAttribution }); selectors and URLs are scrubbed of ids in the browser and again by the receiver.`,
+    unit: units.String,
+    width: 24,
+    height: 8,
+    columns: { p75: { unit: vital === 'CLS' ? units.NoUnit : units.Seconds }, Samples: { unit: units.Short } },
+    sortBy: { column: 'Samples', desc: true },
+    targets: [
+      sql(`
+        SELECT event_data ->> 'page' AS "Page",
+               event_data #>> '{attribution,element}' AS "Element",
+               coalesce(event_data #>> '{attribution,interaction_type}', '') AS "Interaction",
+               count(*) AS "Samples",
+               percentile_cont(0.75) WITHIN GROUP (ORDER BY (event_data ->> 'value')::float8)${scale} AS "p75"
+          FROM public.runtime_metrics
+         WHERE event_type = 'performance'
+           AND upper(event_data ->> 'metric') = '${vital}'
+           AND event_data #>> '{attribution,element}' IS NOT NULL
+           AND $__timeFilter(created_at)
+           AND event_data ->> 'page' ~ '^(\${page:regex})$'
+         GROUP BY 1, 2, 3
+         ORDER BY "Samples" DESC
+         LIMIT 20`),
+    ],
+  });
 }

@@ -55,7 +55,7 @@ describeEachBackend('events collector, committed counts', (kind) => {
     await collect(collector);
     expect(await total(registry, 'payment_failure')).toBe(0);
     expect(await samples(registry, 'cc_api_requests_total')).toEqual({
-      'status_class=2xx': 0, 'status_class=3xx': 0, 'status_class=4xx': 0, 'status_class=5xx': 0, 'status_class=network': 0,
+      'status_class=2xx': 0, 'status_class=3xx': 0, 'status_class=4xx': 0, 'status_class=5xx': 0, 'status_class=network': 0, 'status_class=aborted': 0,
     });
     expect(await samples(registry, 'cc_events_counts_persisted')).toEqual({ '': 1 });
   });

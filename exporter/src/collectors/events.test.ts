@@ -78,6 +78,7 @@ describeEachBackend('events collector', (kind) => {
       ['api_latency', { endpoint: 'https://api.example/rest/v1/orders?id=eq.5', latency_ms: 120, status: 200, method: 'get' }],
       ['api_latency', { endpoint: 'orders.select', latency_ms: 2000, status: 503 }],
       ['api_latency', { endpoint: 'orders.select', latency_ms: '2500', status: 0 }],
+      ['api_latency', { endpoint: 'orders.select', latency_ms: 3000, status: 0, method: 'GET', aborted: true }], // pending when its page closed
       ['api_latency', { endpoint: 'orders.select', latency_ms: 'slow', status: 200 }], // skipped: no latency
       ['api_latency', { endpoint: 'orders.select', latency_ms: 5, status: 999 }], // skipped: not a status
       ['error', { error_type: 'fetch_error', message: 'Network timeout', stack: '', url: '/menu' }],
@@ -107,11 +108,13 @@ describeEachBackend('events collector', (kind) => {
       'endpoint=/rest/v1/orders,method=GET,status_class=2xx': 1,
       'endpoint=orders.select,method=unknown,status_class=5xx': 1,
       'endpoint=orders.select,method=unknown,status_class=network': 1,
+      'endpoint=orders.select,method=GET,status_class=aborted': 1,
     });
     expect(await samples(registry, 'cc_api_request_duration_seconds_sum', DIMENSIONS)).toEqual({
       'endpoint=/rest/v1/orders,method=GET,status_class=2xx': 0.12,
       'endpoint=orders.select,method=unknown,status_class=5xx': 2,
       'endpoint=orders.select,method=unknown,status_class=network': 2.5,
+      'endpoint=orders.select,method=GET,status_class=aborted': 3,
     });
     // The bucket at exactly 2 s holds the 2000 ms request.
     const buckets = await samples(registry, 'cc_api_request_duration_seconds_bucket', DIMENSIONS);
@@ -141,7 +144,7 @@ describeEachBackend('events collector', (kind) => {
     const events = await samples(registry, 'cc_events_total');
     expect(events).toMatchObject({
       'event_type=page_view': 3,
-      'event_type=api_latency': 5,
+      'event_type=api_latency': 6,
       'event_type=error': 2,
       'event_type=performance': 4,
       'event_type=order_event': 3,

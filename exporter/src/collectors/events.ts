@@ -156,7 +156,8 @@ const RATINGS = ['good', 'needs-improvement', 'poor'];
 
 const DURATION_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
 const COMPLETION_BUCKETS = [300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 14400];
-export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'network'] as const;
+/** network: no answer (status 0); aborted: still pending when its page closed (neither a success nor a failure) */
+export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'network', 'aborted'] as const;
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
 /** Every exporter on a database shares one counted state (see sql/migrations/009). */
@@ -441,7 +442,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         return;
       case 'api_latency': {
         const latencyMs = nonNegative(d.latency_ms);
-        const statusClass = toStatusClass(d.status);
+        const statusClass = d.aborted === true && (d.status === 0 || d.status === undefined) ? 'aborted' : toStatusClass(d.status);
         if (latencyMs === undefined || statusClass === undefined) return;
         const method = typeof d.method === 'string' && HTTP_METHODS.includes(d.method.toUpperCase()) ? d.method.toUpperCase() : 'unknown';
         const labels = series('cc_api_request_duration_seconds', { endpoint: route(d.endpoint), method, status_class: statusClass, ...dims });

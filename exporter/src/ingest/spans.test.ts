@@ -381,3 +381,38 @@ describe('resource dimensions', () => {
     expect(row!.eventData).not.toHaveProperty('release');
   });
 });
+
+describe('what the browser names since issue 19', () => {
+  it('keeps a web vital\'s attribution in the row, cut short and scrubbed; url.template names the page; names in any case', () => {
+    const vital = span({
+      name: 'web_vital',
+      attributes: {
+        'browser.web_vital.name': 'inp',
+        'browser.web_vital.value': 240,
+        'url.template': '/menu/:category',
+        page: '/ignored',
+        'browser.web_vital.attribution.element': `button#order-4242.add[data-email="bob@example.com"]${'x'.repeat(400)}`,
+        'browser.web_vital.attribution.url': 'https://cdn.example/hero.webp?token=abc',
+        'browser.web_vital.attribution.interaction_type': 'pointer',
+      },
+    });
+    const [row] = spanToRows(vital, options) as EventRow[];
+    expect(row!.eventData).toMatchObject({ metric: 'INP', value: 240, page: '/menu/:category' });
+    const attribution = row!.eventData.attribution as Record<string, string>;
+    expect(attribution.interaction_type).toBe('pointer');
+    expect(attribution.url).toBe('https://cdn.example/hero.webp');
+    expect(attribution.element!.length).toBeLessThanOrEqual(200);
+    expect(attribution.element).not.toContain('bob@example.com');
+  });
+
+  it('an HTTP request still pending when its page closed is an aborted call, not a network failure', () => {
+    const pending = span({ name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': 'https://api.example/api/menu', 'error.type': 'aborted_by_unload' } });
+    const [row] = spanToRows(pending, options) as EventRow[];
+    expect(row!.eventData).toMatchObject({ endpoint: '/api/menu', status: 0, aborted: true });
+    // an answer wins over the marker; another error.type is a network failure as before
+    const answered = span({ name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': 'https://api.example/api/menu', 'http.response.status_code': 200, 'error.type': 'aborted_by_unload' } });
+    expect((spanToRows(answered, options) as EventRow[])[0]!.eventData).not.toHaveProperty('aborted');
+    const failed = span({ name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': 'https://api.example/api/menu', 'error.type': 'TypeError' } });
+    expect((spanToRows(failed, options) as EventRow[])[0]!.eventData).not.toHaveProperty('aborted');
+  });
+});

@@ -63,6 +63,8 @@ const RATINGS: readonly string[] = ['good', 'needs-improvement', 'poor'];
 /** exception (and payment_failure) events turned into rows per span, at most; a loop throwing in a span is one story */
 export const MAX_EXCEPTIONS_PER_SPAN = 10;
 export const PAYMENT_FAILURE_EVENT = 'payment_failure';
+/** error.type of an HTTP request web-otel ended at pagehide, still without a response */
+export const ABORTED_BY_UNLOAD = 'aborted_by_unload';
 export const SERVER_ONLY_REJECTION = 'server-only telemetry (an edge function span or a payment_failure event) without the server token';
 /** metadata entries of a user action, at most, and the longest string value kept */
 export const MAX_METADATA_ENTRIES = 16;
@@ -71,7 +73,7 @@ const MAX_SESSION_ID_LENGTH = 128;
 const MAX_METHOD_LENGTH = 16;
 
 // Where each value is looked for, first present wins.
-const PAGE_KEYS = ['page', 'url.path', 'url.full', 'http.url', 'location.href'];
+const PAGE_KEYS = ['url.template', 'page', 'url.path', 'url.full', 'http.url', 'location.href'];
 const URL_KEYS = ['url.full', 'http.url', 'location.href', 'url.path', 'page'];
 const HTTP_URL_KEYS = ['url.full', 'http.url'];
 const HTTP_METHOD_KEYS = ['http.request.method', 'http.method'];
@@ -223,23 +225,50 @@ function performanceData(span: ReceivedSpan, options: MappingOptions): Record<st
   const value = span.attributes.get('browser.web_vital.value');
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return 'browser.web_vital.value is not a non-negative number';
   const rating = firstText(span.attributes, ['browser.web_vital.rating']);
+  const attribution = attributionOf(span.attributes);
   return {
     metric: name,
     value,
     rating: rating !== undefined && RATINGS.includes(rating) ? rating : null,
     page: pageOf(span, options),
+    ...(attribution ? { attribution } : {}),
   };
+}
+
+/** Longest attribution text kept: a CSS selector, or a resource URL. */
+export const MAX_ATTRIBUTION_LENGTH = 200;
+
+/**
+ * What a web vital is attributed to (web-otel's attribution build): the element (LCP's element,
+ * INP's target, CLS's largest shift), the resource URL, the interaction type and the load state;
+ * cut short and scrubbed again here. Rows only: never a Prometheus label.
+ */
+function attributionOf(attributes: Attributes): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  const element = firstText(attributes, ['browser.web_vital.attribution.element']);
+  if (element !== undefined) out.element = scrubText(element, MAX_ATTRIBUTION_LENGTH);
+  const url = firstText(attributes, ['browser.web_vital.attribution.url']);
+  if (url !== undefined) out.url = scrubUrlText(url, MAX_ATTRIBUTION_LENGTH);
+  const interaction = firstText(attributes, ['browser.web_vital.attribution.interaction_type']);
+  if (interaction !== undefined) out.interaction_type = label(truncate(interaction, 32));
+  const loadState = firstText(attributes, ['browser.web_vital.attribution.load_state']);
+  if (loadState !== undefined) out.load_state = label(truncate(loadState, 32));
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function apiLatencyData(span: ReceivedSpan, start: bigint, end: bigint, options: MappingOptions): Record<string, unknown> {
   const status = firstNumber(span.attributes, HTTP_STATUS_KEYS);
   const method = firstText(span.attributes, HTTP_METHOD_KEYS);
+  const answered = status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599;
   return {
     endpoint: route(firstText(span.attributes, HTTP_URL_KEYS), options),
     latency_ms: Number(end - start) / 1e6,
     // No response status: the request never got an answer (network failure, CORS, abort).
-    status: status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? status : 0,
+    status: answered ? status : 0,
     method: method === undefined ? null : storable(truncate(method, MAX_METHOD_LENGTH).toUpperCase()),
+    // Still pending when its page closed (web-otel ends it at pagehide): not a failure, and its
+    // duration is how long it had waited so far.
+    ...(!answered && firstText(span.attributes, ['error.type']) === ABORTED_BY_UNLOAD ? { aborted: true } : {}),
   };
 }
 
