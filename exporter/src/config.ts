@@ -182,8 +182,16 @@ export const DEFAULTS = {
   AUTO_HEAL_THRESHOLDS: 'preparing=45m,ready=2h',
 } as const;
 
-export function loadConfig(env: Env): Config {
+export function loadConfig(given: Env): Config {
   const problems: string[] = [];
+  // Every name this function reads, to tell a typo or a stale setting from a real one.
+  const read = new Set<string>(Object.keys(DEFAULTS));
+  const env: Env = new Proxy(given, {
+    get: (target, name) => {
+      if (typeof name === 'string') read.add(name);
+      return target[name as string];
+    },
+  });
   const get = (name: keyof typeof DEFAULTS): string => nonEmpty(env[name]) ?? DEFAULTS[name];
 
   const secret = (name: string): string | undefined => {
@@ -347,8 +355,63 @@ export function loadConfig(env: Env): Config {
   }
 
   if (config.otlp.port !== undefined && config.otlp.port === config.port) problems.push(`OTLP_PORT must differ from EXPORTER_PORT (both ${config.port}); leave it unset for one port`);
+  checkUnknownSettings(given, read, config, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Prefixes of this project's settings: an unknown name with one of them is a setting that does not exist. */
+const SETTING_PREFIXES = ['EXPORTER_', 'OTLP_', 'DB_', 'EVENTS_', 'SERIES_', 'SMS_', 'TWILIO_', 'HOOKS_', 'ACK_', 'ALERT_', 'MAINTENANCE_', 'EMBEDDED_', 'STUCK_', 'ROUTE_', 'DATABASE_', 'COLLECTOR'];
+/** Read by other parts of the project from the same environment (the ops CLI, the Deno edge library). */
+const OTHER_PARTS = new Set(['DATABASE_URL_FILE', 'OPS_HTTP_TIMEOUT_MS', 'LABEL_VALUE_LIMIT']);
+/** Names people set expecting them to be read, with what is read instead. */
+const CONFUSED: Record<string, string> = {
+  PORT: 'the exporter listens on EXPORTER_PORT (default 9464)',
+  HOST: 'the exporter binds EXPORTER_HOST (default 0.0.0.0)',
+  DB_URL: 'the database is DATABASE_URL',
+  POSTGRES_URL: 'the database is DATABASE_URL',
+  PG_URL: 'the database is DATABASE_URL',
+};
+
+/**
+ * A variable close to a setting (a typo) or unknown with one of the project's prefixes is named;
+ * one close to DATABASE_URL while DATABASE_URL is unset stops the start: the exporter would
+ * otherwise serve invented demo data to a Prometheus that pages on it.
+ */
+function checkUnknownSettings(env: Env, read: Set<string>, config: Config, problems: string[]): void {
+  const known = [...read].filter((n) => /^[A-Z][A-Z0-9_]*$/.test(n));
+  for (const name of Object.keys(env)) {
+    if (read.has(name) || OTHER_PARTS.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name) || nonEmpty(env[name]) === undefined) continue;
+    if (CONFUSED[name]) {
+      config.warnings.push(`${name} is set but not read here: ${CONFUSED[name]}`);
+      continue;
+    }
+    const near = known.filter((k) => editDistance(name, k) <= (k.length >= 8 ? 2 : 1)).sort((a, b) => editDistance(name, a) - editDistance(name, b));
+    if (near.length > 0) {
+      const wanted = near[0]!;
+      if ((wanted === 'DATABASE_URL' || wanted === 'DATABASE_URL_FILE') && config.databaseUrl === undefined) {
+        problems.push(`${name} is set but DATABASE_URL is not: did you mean ${wanted}? Without DATABASE_URL the exporter serves invented demo data; fix the name, or unset ${name} to run the demo`);
+      } else {
+        config.warnings.push(`${name} is not a setting: did you mean ${wanted}? (it is ignored)`);
+      }
+      continue;
+    }
+    if (SETTING_PREFIXES.some((p) => name.startsWith(p))) config.warnings.push(`${name} is not a setting of the exporter (it is ignored; README "Configuration" lists them)`);
+  }
+}
+
+/** Levenshtein distance with transpositions (optimal string alignment). */
+export function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/;

@@ -67,6 +67,7 @@ describe('exporter process', () => {
     const active = [...series].filter(([k]) => k.startsWith('cc_orders_active{')).reduce((n, [, v]) => n + v, 0);
     expect(active).toBeGreaterThan(0);
     expect(first.output()).toContain('demo data loaded');
+    expect(first.output()).toContain("  DEMO: DATABASE_URL is not set, so this serves invented orders and events, not your app's; set DATABASE_URL to monitor your app");
 
     // The simulator moves orders: within a few seconds the active-order series change.
     const activeOf = async (url: string) => {
@@ -92,6 +93,28 @@ describe('exporter process', () => {
     expect(second.output()).not.toContain('demo data loaded');
     expect(await deployed(second.url)).toBe(1);
     expect(await stopServer(second)).toBe(0);
+  });
+
+  it('never serves the demo for a typo of DATABASE_URL: exit 2 naming it; other near misses and stray settings are warned about by name', async () => {
+    const typo = spawnSync(process.execPath, [serverJs], { env: { PATH: process.env.PATH ?? '', DATABSE_URL: 'postgres://app:pw@db.internal/app' }, encoding: 'utf8' });
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain('DATABSE_URL is set but DATABASE_URL is not: did you mean DATABASE_URL? Without DATABASE_URL the exporter serves invented demo data');
+    expect(typo.stdout).not.toContain('DEMO');
+    const warned = await startServer({ EMBEDDED_SIMULATOR: 'false', OTLP_RATE_LIMT_PER_MINUTE: '5', EXPORTER_COLOR: 'blue', PORT: 'abc' });
+    expect(warned.output()).toContain('  warning: OTLP_RATE_LIMT_PER_MINUTE is not a setting: did you mean OTLP_RATE_LIMIT_PER_MINUTE? (it is ignored)');
+    expect(warned.output()).toContain('  warning: EXPORTER_COLOR is not a setting of the exporter');
+    expect(warned.output()).toContain('  warning: PORT is set but not read here: the exporter listens on EXPORTER_PORT');
+    expect(await stopServer(warned)).toBe(0);
+  });
+
+  it('with DATABASE_URL set but unreachable: its own cc_up 0, never the demo', async () => {
+    const started = await startServer({ DATABASE_URL: 'postgres://app:pw@127.0.0.1:9/app', DB_CONNECT_TIMEOUT_MS: '500' });
+    const series = parseExposition(await (await fetch(`${started.url}/metrics`)).text());
+    expect(series.get('cc_up')).toBe(0);
+    expect([...series.keys()].filter((k) => k.startsWith('cc_orders_active'))).toEqual([]);
+    expect(started.output()).not.toContain('DEMO');
+    expect(started.output()).not.toContain('demo data loaded');
+    expect(await stopServer(started)).toBe(0);
   });
 
   it('refuses a bad configuration, listing every problem, with exit code 2', () => {

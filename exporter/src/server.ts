@@ -70,8 +70,12 @@ async function main(): Promise<void> {
       `  metrics:  http://${shownHost}:${port}/metrics\n` +
       `  health:   http://${shownHost}:${port}/healthz   ready: http://${shownHost}:${port}/readyz\n` +
       (publicServer ? `  traces:   http://${shownHost}:${(publicServer.address() as AddressInfo).port}/v1/traces (public listener; not on ${port})\n` : '') +
-      `  database: ${embedded ? `embedded PGlite (${config.embedded.dataDir ?? 'in memory; set EMBEDDED_DATA_DIR to keep it'})${simulator ? ', demo simulator on' : ''}` : redactUrl(connectionString)}\n\n`,
+      `  database: ${embedded ? `embedded PGlite (${config.embedded.dataDir ?? 'in memory; set EMBEDDED_DATA_DIR to keep it'})${simulator ? ', demo simulator on' : ''}` : redactUrl(connectionString)}\n` +
+      (embedded ? `  DEMO: DATABASE_URL is not set, so this serves ${simulator ? 'invented orders and events' : 'an embedded database'}, not your app's; set DATABASE_URL to monitor your app\n` : '') +
+      config.warnings.map((w) => `  warning: ${w}\n`).join('') +
+      '\n',
   );
+  if (embedded) logger.warn('DEMO: DATABASE_URL is not set: serving the embedded demo database, not your app');
 
   let stopping = false;
   for (const s of servers) {
