@@ -41,8 +41,10 @@ SELECT 'sim-' || (random() * 20)::int, kind, CASE kind
   WHEN 'api_latency' THEN jsonb_build_object('endpoint', (ARRAY['orders.select', 'orders.insert', 'menu_items.select', 'stores.select'])[1 + (random() * 3)::int],
                                               'latency_ms', round((40 + random() * random() * 2500)::numeric), 'method', 'GET',
                                               'status', CASE WHEN random() < 0.02 THEN 503 WHEN random() < 0.01 THEN 0 WHEN random() < 0.03 THEN 404 ELSE 200 END)
-  WHEN 'performance' THEN jsonb_build_object('metric', (ARRAY['LCP', 'INP', 'CLS', 'FCP', 'TTFB'])[1 + (random() * 4)::int], 'page', '/menu',
-                                              'value', round((random() * random() * 3000)::numeric))
+  -- CLS is unitless (0.1 good, 0.25 poor); the others are milliseconds
+  WHEN 'performance' THEN (SELECT jsonb_build_object('metric', m, 'page', '/menu', 'value',
+                                   CASE WHEN m = 'CLS' THEN round((random() * random() * 0.4)::numeric, 3) ELSE round((random() * random() * 3000)::numeric) END)
+                             FROM (SELECT (ARRAY['LCP', 'INP', 'CLS', 'FCP', 'TTFB'])[1 + (random() * 4)::int] AS m) v)
   WHEN 'user_action' THEN jsonb_build_object('action', (ARRAY['add_to_cart', 'checkout', 'select_store'])[1 + (random() * 2)::int])
   WHEN 'error' THEN jsonb_build_object('error_type', 'fetch_error', 'message', 'Network timeout', 'url', '/menu')
   WHEN 'edge_function' THEN jsonb_build_object('function_name', 'create-order', 'execution_time_ms', round((80 + random() * 400)::numeric), 'status', 'success')

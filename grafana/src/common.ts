@@ -240,6 +240,8 @@ export interface StatSpec extends PanelSpec {
   thresholds?: [number, string][];
   /** show each value's name (cards with two numbers) */
   named?: boolean;
+  /** what shows when the query returns nothing (default "No data"): never a number, which would look healthy */
+  noValue?: string;
 }
 
 export function statPanel(spec: StatSpec): stat.PanelBuilder {
@@ -248,7 +250,7 @@ export function statPanel(spec: StatSpec): stat.PanelBuilder {
     .colorMode(spec.thresholds ? common.BigValueColorMode.Value : common.BigValueColorMode.None)
     .textMode(spec.named ? common.BigValueTextMode.ValueAndName : common.BigValueTextMode.Value)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
-    .noValue('0');
+    .noValue(spec.noValue ?? 'No data');
   if (spec.thresholds) panel.thresholds(thresholdSteps(spec.thresholds));
   return panel;
 }

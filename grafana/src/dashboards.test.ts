@@ -125,6 +125,17 @@ describe('the System Health dashboard replaces the old page', () => {
     expect(((latency.targets ?? []) as { refId?: string }[]).map((t) => t.refId)).toEqual(['A', 'B', 'C', 'D', 'E', 'F']);
   });
 
+  it('never shows a healthy number when a stat panel has no data: "No data", or "never" for the time since something', () => {
+    for (const file of Object.keys(DASHBOARDS)) {
+      for (const panel of panelsOf(committed(file)).filter((p) => p.type === 'stat')) {
+        const noValue = (panel.fieldConfig?.defaults as { noValue?: string } | undefined)?.noValue;
+        expect(noValue, `${file}: ${panel.title}`).toBeDefined();
+        expect(Number.isNaN(Number(noValue)), `${file}: ${panel.title} shows "${noValue}" without data`).toBe(true);
+        if (/^Since the last/.test(panel.title ?? '')) expect(noValue, `${file}: ${panel.title}`).toBe('never');
+      }
+    }
+  });
+
   it('puts the deploys of the selected environments on every time series (deployment_log), and cc-ops notes on demand', () => {
     for (const file of Object.keys(DASHBOARDS)) {
       const list = committed(file).annotations?.list ?? [];

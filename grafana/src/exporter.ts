@@ -170,7 +170,8 @@ export function exporter(): dashboard.DashboardBuilder {
     .withPanel(
       statPanel({
         title: 'Since the last maintenance run',
-        description: 'Time since run_system_maintenance() last completed (auto-heal, mv_order_health refresh, old-metrics cleanup), whether pg_cron or an exporter ran it. It runs every 15 minutes.',
+        description: 'Time since run_system_maintenance() last completed (auto-heal, mv_order_health refresh, old-metrics cleanup), whether pg_cron or an exporter ran it; "never" when no run is on record. It runs every 15 minutes.',
+        noValue: 'never',
         unit: units.Seconds,
         width: 6,
         thresholds: [[3600, 'red']],

@@ -421,9 +421,10 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       statPanel({
         title: 'Since the last successful deploy',
-        description: 'Time since the last deployment that passed its smoke tests, per environment.',
+        description: 'Time since the last deployment that passed its smoke tests, per environment; "never" when none has.',
         unit: units.Seconds,
         named: true,
+        noValue: 'never',
         width: 6,
         height: 6,
         targets: [prom('time() - cc_deployment_last_success_timestamp_seconds{environment=~"$environment"}', { legend: '{{environment}}', instant: true })],
@@ -503,8 +504,9 @@ export function systemHealth(): dashboard.DashboardBuilder {
       statPanel({
         id: LINKED_PANELS.backups,
         title: 'Since the last backup',
-        description: 'Time since the last successful cc-ops backup. BackupTooOld fires after 26 hours.',
+        description: 'Time since the last successful cc-ops backup; "never" when none is on record. BackupTooOld fires after 26 hours.',
         unit: units.Seconds,
+        noValue: 'never',
         width: 6,
         height: 8,
         thresholds: [[26 * 3600, 'red']],
