@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import { describe, expect, it } from 'vitest';
 import { jsonRequest, msToNanos, T0_MS } from '../test/otlp.js';
@@ -9,6 +12,8 @@ import {
   MalformedRequestError,
   type ReceivedSpan,
 } from './decode.js';
+
+const srcRoot = fileURLToPath(new URL('..', import.meta.url));
 
 const limits = { maxSpans: 100, maxAttributeLength: 64 };
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -231,3 +236,12 @@ function varint(n: number): Buffer {
   out.push(n);
   return Buffer.from(out);
 }
+
+describe('the protobuf schema is the project\'s own', () => {
+  it('no shipped module imports an internal file of an OpenTelemetry package (an upgrade could remove it)', () => {
+    const files = readdirSync(join(srcRoot), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('test/') && !f.startsWith('bench/'));
+    expect(files.length).toBeGreaterThan(20);
+    const offenders = files.filter((f) => /from '@opentelemetry\/[^']+\/build\//.test(readFileSync(join(srcRoot, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});

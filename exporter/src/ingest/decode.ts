@@ -1,11 +1,11 @@
 // OTLP trace requests, JSON or protobuf, decoded to one in-memory shape: a flat list of spans,
-// each with its resource attributes and instrumentation scope. The protobuf side uses the
-// protobufjs root generated inside @opentelemetry/otlp-transformer; both sides go through the
+// each with its resource attributes and instrumentation scope. The protobuf side uses this
+// project's own schema of the OTLP messages (otlp-proto.ts); both sides go through the
 // same walker, which accepts what the OTLP/JSON encoding allows (hex ids, 64-bit integers as
 // strings or numbers, enums as integers or names, unknown fields ignored) and refuses wrong
 // types for the fields it reads.
-import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import { truncate } from '../text.js';
+import { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp-proto.js';
 
 /** An attribute value as kept here: nested arrays and key-value lists are not needed and dropped. */
 export type AttributeValue = string | number | boolean | readonly (string | number | boolean | null)[] | null;
@@ -53,25 +53,6 @@ export class MalformedRequestError extends Error {
   override name = 'MalformedRequestError';
 }
 
-// The generated root is a static protobufjs module; its .d.ts only says "a Root", so the
-// slice used here is typed by hand and checked once at load.
-interface MessageType {
-  decode(reader: Uint8Array): unknown;
-  encode(message: object): { finish(): Uint8Array };
-}
-const traceService = (otlpRoot as unknown as {
-  opentelemetry?: { proto?: { collector?: { trace?: { v1?: Record<string, MessageType | undefined> } } } };
-}).opentelemetry?.proto?.collector?.trace?.v1;
-const requestType = traceService?.ExportTraceServiceRequest;
-const responseType = traceService?.ExportTraceServiceResponse;
-if (typeof requestType?.decode !== 'function' || typeof responseType?.encode !== 'function') {
-  throw new Error(
-    '@opentelemetry/otlp-transformer has no generated opentelemetry.proto.collector.trace.v1 messages; pin a version whose build/src/generated/root.js has them',
-  );
-}
-const ExportTraceServiceRequest = requestType;
-const ExportTraceServiceResponse = responseType;
-
 export function decodeJsonRequest(body: Buffer, limits: DecodeLimits): ReceivedSpan[] {
   let parsed: unknown;
   try {
@@ -85,7 +66,9 @@ export function decodeJsonRequest(body: Buffer, limits: DecodeLimits): ReceivedS
 export function decodeProtobufRequest(body: Uint8Array, limits: DecodeLimits): ReceivedSpan[] {
   let message: unknown;
   try {
-    message = ExportTraceServiceRequest.decode(body);
+    // Only the fields the sender set (a reflected message answers defaults for the others,
+    // an empty stringValue beside the doubleValue that was sent).
+    message = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { defaults: false });
   } catch (err) {
     // protobufjs throws Error (bad wire data) or RangeError (absurd nesting); both mean bad input.
     throw new MalformedRequestError(`invalid protobuf ExportTraceServiceRequest: ${err instanceof Error ? err.message : String(err)}`);
@@ -95,7 +78,7 @@ export function decodeProtobufRequest(body: Uint8Array, limits: DecodeLimits): R
 
 /** An ExportTraceServiceResponse, with partial success when spans were rejected. */
 export function encodeProtobufResponse(partialSuccess?: { rejectedSpans: number; errorMessage: string }): Uint8Array {
-  return ExportTraceServiceResponse.encode(partialSuccess ? { partialSuccess } : {}).finish();
+  return ExportTraceServiceResponse.encode(ExportTraceServiceResponse.create(partialSuccess ? { partialSuccess } : {})).finish();
 }
 
 /** A google.rpc.Status (code = 1, message = 2), the body of an OTLP/HTTP error in protobuf. */
