@@ -1,6 +1,7 @@
-// The example app: a router on the history API, fetch and XHR calls, a data-action button and an
-// uncaught error, with web-otel set up in one call. The browser test serves it (`?batchDelayMs=`
-// lets the test hold spans back until the page is hidden or closed).
+// The example app: a router on the history API (and #/ hash routes), fetch and XHR calls (one slow,
+// one that never answers), a data-action button and an uncaught error, with web-otel set up in one
+// call. The browser test serves it (`?batchDelayMs=` and `?maxBatchSize=` let the test hold spans
+// back until the page is hidden or closed).
 import { initObservability, metrics, type RouteMatcher } from '../src/index.js';
 
 const routes = ['/', '/menu/:category', '/orders/:id'];
@@ -20,6 +21,7 @@ const observability = initObservability({
   environment: 'test',
   matchRoute,
   batchDelayMs: Number(params.get('batchDelayMs')) || undefined,
+  maxBatchSize: Number(params.get('maxBatchSize')) || undefined,
   // eslint-disable-next-line no-console -- the example shows the library's own problems in the console
   debug: params.has('debug') ? (message, error) => console.warn('web-otel:', message, error) : undefined,
 });
@@ -29,7 +31,7 @@ const view = document.getElementById('view') as HTMLElement;
 const log = document.getElementById('log') as HTMLElement;
 
 function render(): void {
-  view.textContent = `You are on ${location.pathname} (${observability.page()})`;
+  view.textContent = `You are on ${location.pathname}${location.hash} (${observability.page()})`;
 }
 
 document.addEventListener('click', (e) => {
@@ -40,6 +42,7 @@ document.addEventListener('click', (e) => {
   render();
 });
 addEventListener('popstate', render);
+addEventListener('hashchange', render);
 render();
 
 const say = (text: string): void => {
@@ -52,9 +55,16 @@ document.getElementById('load-menu')?.addEventListener('click', () => {
 document.getElementById('load-broken')?.addEventListener('click', () => {
   void fetch('/api/broken').then((r) => say(`broken: ${r.status}`));
 });
+document.getElementById('slow')?.addEventListener('click', () => {
+  void fetch('/api/slow?ms=3000').then((r) => say(`slow: ${r.status}`));
+});
+document.getElementById('hang')?.addEventListener('click', () => {
+  void fetch('/api/hang').then((r) => say(`hang: ${r.status}`));
+});
 document.getElementById('xhr-order')?.addEventListener('click', () => {
+  // A query string with a customer's address and a token: none of it may leave the browser.
   const xhr = new XMLHttpRequest();
-  xhr.open('GET', '/api/orders/42');
+  xhr.open('GET', '/api/orders/42?email=bob%40example.com&token=s3cr3t');
   xhr.onload = () => say(`order: ${xhr.status}`);
   xhr.send();
 });

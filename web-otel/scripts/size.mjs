@@ -26,7 +26,7 @@ export const entries = {
     import { XMLHttpRequestInstrumentation } from '@opentelemetry/instrumentation-xml-http-request';
     import { onCLS, onFCP, onINP, onLCP, onTTFB } from 'web-vitals';
     const provider = new WebTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': 'web', 'service.version': '1.0.0', 'deployment.environment': 'production' }),
+      resource: resourceFromAttributes({ 'service.name': 'web', 'service.version': '1.0.0', 'deployment.environment.name': 'production' }),
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: '/v1/traces' }))],
     });
     provider.register();
@@ -36,7 +36,7 @@ export const entries = {
     const tracer = provider.getTracer('web-vitals');
     for (const on of [onLCP, onINP, onCLS, onFCP, onTTFB]) {
       on((m) => tracer.startSpan('web_vital', { attributes: {
-        'browser.web_vital.name': m.name, 'browser.web_vital.value': m.value, 'browser.web_vital.rating': m.rating,
+        'browser.web_vital.name': m.name.toLowerCase(), 'browser.web_vital.value': m.value, 'browser.web_vital.delta': m.delta, 'browser.web_vital.rating': m.rating,
         'browser.web_vital.id': m.id, 'browser.web_vital.navigation_type': m.navigationType } }).end());
     }
   `,

@@ -61,7 +61,8 @@ describe('initObservability', () => {
     const spans = sent(fake.requests);
     const body = JSON.parse(fake.requests[0]!.body) as { resourceSpans: { resource: { attributes: { key: string; value: { stringValue: string } }[] } }[] };
     const resource = Object.fromEntries(body.resourceSpans[0]!.resource.attributes.map((a) => [a.key, a.value.stringValue]));
-    expect(resource).toMatchObject({ 'service.name': 'shop', 'service.version': '1.2.3', 'deployment.environment': 'test' });
+    expect(resource).toMatchObject({ 'service.name': 'shop', 'service.version': '1.2.3', 'deployment.environment.name': 'test' });
+    expect(resource).not.toHaveProperty('deployment.environment');
     expect(fake.requests[0]?.url).toBe(`${location.origin}/v1/traces`);
 
     const byName = (n: string) => spans.filter((s) => s.name === n);
@@ -75,8 +76,8 @@ describe('initObservability', () => {
     expect(byName('user_action')[0]?.attributes).toMatchObject({ 'user.action': 'add_to_cart', 'user.action.itemId': 123 });
     const vitals = byName('web_vital').map((s) => [s.attributes['browser.web_vital.name'], s.attributes['browser.web_vital.value'], s.attributes['browser.web_vital.rating']]);
     expect(vitals).toEqual([
-      ['LCP', 1200, 'good'],
-      ['CLS', 0.3, 'poor'],
+      ['lcp', 1200, 'good'],
+      ['cls', 0.3, 'poor'],
     ]);
     // session.id on every span, the same one
     const ids = new Set(spans.map((s) => s.attributes['session.id']));
@@ -85,7 +86,7 @@ describe('initObservability', () => {
     expect(obs.sessionId).toBe([...ids][0]);
   });
 
-  it('waits for a batch of 20 or the delay, and on hide ends open spans first and sends everything', async () => {
+  it('waits for a batch of 20 or the delay; hidden sends what is finished, pagehide ends the rest and sends a pending request as aborted', async () => {
     obs = initObservability({ batchDelayMs: 60_000, enableWebVitals: false, enablePageViews: false });
     for (let i = 0; i < 19; i++) obs.recordUserAction(`a${i}`);
     await Promise.resolve();
@@ -95,15 +96,23 @@ describe('initObservability', () => {
 
     const tracer = trace.getTracer('app');
     const open = tracer.startSpan('checkout');
-    const inflight = tracer.startSpan('GET /api/slow', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'GET' } });
+    const inflight = tracer.startSpan('GET', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'GET', 'url.full': `${location.origin}/api/slow?q=1` } });
     obs.recordUserAction('leave');
     hide();
     expect(fake.requests).toHaveLength(2); // sent synchronously within the event
     expect(fake.requests[1]?.keepalive).toBe(true);
-    const names = sent([fake.requests[1]!]).map((s) => s.name);
-    expect(names).toContain('checkout');
-    expect(names).toContain('user_action');
-    expect(names).not.toContain('GET /api/slow'); // a request cut off by leaving is not an API failure
+    expect(sent([fake.requests[1]!]).map((s) => s.name)).toEqual(['user_action']);
+    expect(open.isRecording()).toBe(true); // hidden is not gone: the work goes on
+    expect(inflight.isRecording()).toBe(true);
+
+    dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false }));
+    expect(fake.requests).toHaveLength(3);
+    const last = sent([fake.requests[2]!]);
+    expect(last.map((s) => s.name).sort()).toEqual(['GET /api/slow', 'checkout']);
+    const aborted = last.find((s) => s.name === 'GET /api/slow');
+    expect(aborted?.attributes['error.type']).toBe('aborted_by_unload');
+    expect(aborted?.attributes['http.response.status_code']).toBeUndefined();
+    expect(aborted?.attributes['url.full']).toBe(`${location.origin}/api/slow`);
     expect(open.isRecording()).toBe(false);
     expect(inflight.isRecording()).toBe(false);
   });

@@ -2,7 +2,6 @@
 // the instrumentations, and returns a handle. It never throws: on failure the handle does nothing.
 import { context as otelContext, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type BatchSpanProcessorBrowserConfig } from '@opentelemetry/sdk-trace-base';
 import { WebTracerProvider } from '@opentelemetry/sdk-trace-web';
 import { exceptionInfo, recordException } from './instrumentations/errors/index.js';
 import { getWebInstrumentations, type InstrumentationContext, type WebInstrumentation } from './instrumentations/index.js';
@@ -17,10 +16,11 @@ import {
   type ObservabilityOptions,
 } from './options.js';
 import { SessionSpanProcessor } from './processor.js';
+import { createRouteHistory } from './routes.js';
 import { SessionSampler } from './sampler.js';
 import { createSessionManager } from './session/index.js';
 import { createTransport } from './transport/index.js';
-import { pageName, scrubUrl } from './urls.js';
+import { allowQueryParams, pageName, routePath, scrubUrl } from './urls.js';
 import { VERSION } from './version.js';
 
 export const SCOPE = '@connect-observability/web-otel';
@@ -77,21 +77,19 @@ export function initObservability(options: ObservabilityOptions = {}): Observabi
 
 function setUp(options: ObservabilityOptions, debug: (message: string, error?: unknown) => void): Observability {
   const endpoint = new URL(options.endpoint ?? DEFAULT_ENDPOINT, location.href).href;
+  allowQueryParams(options.allowedQueryParams);
   const sessions = createSessionManager(options.session);
   // The transport takes the page's fetch before the fetch instrumentation wraps it.
   const transport = createTransport({ url: endpoint, maxRequestBytes: options.maxRequestBytes, beforeSend: options.beforeSend });
-  const batchConfig: BatchSpanProcessorBrowserConfig = {
-    scheduledDelayMillis: options.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS,
-    maxExportBatchSize: options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+  const processor = new SessionSpanProcessor(transport, sessions, {
+    delayMs: options.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS,
+    maxBatchSize: options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
     maxQueueSize: options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE,
-    disableAutoFlushOnDocumentHide: true, // ours below ends open spans first
-  };
-  // The types name the Node build's constructor; bundlers load the browser build, which reads the browser config.
-  const batch = new BatchSpanProcessor(transport, batchConfig);
-  const processor = new SessionSpanProcessor(batch, sessions, options.pageViews?.traceResourceFetches === true);
+    keepResourceFetches: options.pageViews?.traceResourceFetches === true,
+  });
   const resource: Record<string, string> = { 'service.name': options.serviceName ?? 'web', 'user_agent.original': navigator.userAgent };
   if (options.serviceVersion) resource['service.version'] = options.serviceVersion;
-  if (options.environment) resource['deployment.environment'] = options.environment;
+  if (options.environment) resource['deployment.environment.name'] = options.environment;
   const provider = new WebTracerProvider({
     resource: resourceFromAttributes(resource),
     sampler: new SessionSampler(sessions),
@@ -100,8 +98,9 @@ function setUp(options: ObservabilityOptions, debug: (message: string, error?: u
   });
   provider.register();
   const tracer = provider.getTracer(SCOPE, VERSION);
-  const page = (): string => pageName(location.pathname, options.matchRoute);
-  const context: InstrumentationContext = { tracer, provider, page, debug };
+  const page = (): string => pageName(routePath(), options.matchRoute);
+  const routes = createRouteHistory(page, routePath, () => scrubUrl(location.href));
+  const context: InstrumentationContext = { tracer, provider, page, routes, debug };
   const instrumentations: WebInstrumentation[] = [];
   for (const instrumentation of getWebInstrumentations(options, endpoint)) {
     try {
@@ -112,18 +111,17 @@ function setUp(options: ObservabilityOptions, debug: (message: string, error?: u
     }
   }
 
-  // Last chance to send: the page is hidden (tab switch, app switch, close) or unloaded. web-vitals
-  // listens on window in the capture phase, so it reports before this listener on the document runs
-  // and its last values are in this flush. Synchronous up to fetch(…, {keepalive}): there is no later.
-  const onHide = (e: Event): void => {
-    if (e.type === 'visibilitychange' && document.visibilityState !== 'hidden') return;
-    safely(() => {
-      processor.endOpenSpans();
-      batch.forceFlush().catch((err: unknown) => debug('flush on hide', err));
-    }, debug);
+  // Hidden (tab switch, app switch, and before a close): what is finished leaves now; a request
+  // still waiting keeps its chance to answer. Unloaded (pagehide): the page's work ends, spans
+  // still open are ended and sent. web-vitals listens on window in the capture phase, so it
+  // reports before these listeners run and its last values are in the send. Synchronous up to
+  // fetch(…, {keepalive}) and sendBeacon: there is no later.
+  const onHidden = (): void => {
+    if (document.visibilityState === 'hidden') safely(() => processor.sendFinished(), debug);
   };
-  document.addEventListener('visibilitychange', onHide);
-  addEventListener('pagehide', onHide);
+  const onPageHide = (): void => safely(() => processor.endPage(), debug);
+  document.addEventListener('visibilitychange', onHidden);
+  addEventListener('pagehide', onPageHide);
 
   let stopped = false;
   const act = (fn: () => void): void => {
@@ -146,13 +144,15 @@ function setUp(options: ObservabilityOptions, debug: (message: string, error?: u
     async shutdown() {
       if (stopped) return;
       stopped = true;
-      document.removeEventListener('visibilitychange', onHide);
-      removeEventListener('pagehide', onHide);
+      document.removeEventListener('visibilitychange', onHidden);
+      removeEventListener('pagehide', onPageHide);
       for (const i of instrumentations) safely(() => i.disable(), debug);
+      routes.stop();
       await provider.shutdown().catch((err: unknown) => debug('shutdown', err));
       trace.disable();
       otelContext.disable();
       propagation.disable();
+      allowQueryParams([]);
       if (current === handle) current = undefined;
     },
   };

@@ -19,17 +19,19 @@ export interface ObservabilityOptions extends InstrumentationOptions {
   serviceName?: string;
   /** resource `service.version`, e.g. the build's version or commit */
   serviceVersion?: string;
-  /** resource `deployment.environment` (`production`, `staging`) */
+  /** resource `deployment.environment.name` (`production`, `staging`) */
   environment?: string;
   /** where spans are POSTed, OTLP/HTTP JSON (default `/v1/traces`, same origin) */
   endpoint?: string;
+  /** query parameters URLs keep when they leave the browser, by name (default none: every query string is dropped) */
+  allowedQueryParams?: string[];
   /** the app's route matcher: path → route template (see `reactRouterMatcher`); else ids in the path collapse to `:id` */
   matchRoute?: RouteMatcher;
   /** longest wait before a batch is sent, ms (default 5000) */
   batchDelayMs?: number;
   /** spans per batch; a full batch is sent at once (default 20) */
   maxBatchSize?: number;
-  /** spans held at most while waiting to be sent (default 1000) */
+  /** spans held at most while waiting to be sent (default 1000); past it new spans are dropped, but an error or a web vital takes an ordinary span's place */
   maxQueueSize?: number;
   /** largest request body, bytes; keepalive needs it under 64 KB (default 60000) */
   maxRequestBytes?: number;

@@ -1,10 +1,22 @@
-// Page names and API routes from URLs: templates, never raw ids, query strings or tokens.
-// The receiver collapses ids again; doing it here keeps span names and attributes free of them.
+// Page names, API routes and scrubbed URLs: route templates, never raw ids, query strings or tokens.
+// Everything that leaves the browser goes through here (the transport scrubs every URL attribute
+// once more before sending); the receiver collapses ids again.
 
 /** Maps a path to its route template (`/orders/:id`), or undefined to fall back to id collapsing. */
 export type RouteMatcher = (pathname: string) => string | null | undefined;
 
-const ID_SEGMENT = /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|[^/]*@[^/]*|(?=[\w-]*\d)(?=[\w-]*[a-z])[\w-]{24,})$/i;
+// A path segment that names a record or a person: all digits, a UUID, 12+ hex characters, an
+// e-mail address, a run of 6+ digits, or a 16+ character token mixing letters and digits (base64ish).
+const ID_SEGMENT =
+  /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|.*@.*|.*\d{6}.*|(?=.*\d)(?=.*[a-z])[\w+=~-]{16,})$/is;
+
+/** query parameters kept in scrubbed URLs (`allowedQueryParams`); none by default */
+let allowedParams: readonly string[] = [];
+
+/** Sets the query parameters scrubbed URLs keep (initObservability's `allowedQueryParams`). */
+export function allowQueryParams(names: readonly string[] = []): void {
+  allowedParams = names;
+}
 
 /** `/orders/123/items/9f0c…` → `/orders/:id/items/:id`; no query string or fragment. */
 export function collapseIds(pathname: string): string {
@@ -21,7 +33,7 @@ export function pageName(pathname: string, matcher?: RouteMatcher): string {
   if (matcher) {
     try {
       const name = matcher(pathname);
-      if (name) return name;
+      if (name) return collapseIds(name);
     } catch {
       // a broken matcher must not break the page; fall back to collapsing
     }
@@ -29,14 +41,40 @@ export function pageName(pathname: string, matcher?: RouteMatcher): string {
   return collapseIds(pathname);
 }
 
-/** A URL without query string, fragment or credentials (referrers, error locations). */
+/** The route of a span: `url.template` (semantic conventions), and `page` with the same value for older receivers. */
+export function routeAttributes(route: string): { 'url.template': string; page: string } {
+  return { 'url.template': route, page: route };
+}
+
+/** The path the app routes on: a hash router's `#/path` (or `#!/path`), else the pathname. */
+export function routePath(): string {
+  return /^#!?(\/[^?#]*)/.exec(location.hash)?.[1] ?? location.pathname;
+}
+
+/**
+ * A URL without fragment, credentials or query string (but the `allowedQueryParams`), ids in its
+ * path templated: `https://shop/api/orders/42?email=bob@example.com` → `https://shop/api/orders/:id`.
+ * Other schemes (`data:`, `blob:`) keep only the scheme.
+ */
 export function scrubUrl(raw: string): string {
   try {
     const url = new URL(raw, location.href);
-    return url.origin + collapseIds(url.pathname);
+    if (!/^(?:https?|wss?):$/.test(url.protocol)) return url.protocol;
+    const kept = new URLSearchParams();
+    for (const [key, value] of url.searchParams) if (allowedParams.includes(key)) kept.append(key, value);
+    const query = kept.toString();
+    return url.origin + collapseIds(url.pathname) + (query ? `?${query}` : '');
   } catch {
     return collapseIds(raw);
   }
+}
+
+/** Every URL inside a text (an error message, a stack) scrubbed; `:line:column` after it kept. */
+export function scrubUrlsInText(text: string): string {
+  return text.replace(/\b(?:https?|wss?):\/\/[^\s'"`()<>]+/gi, (found) => {
+    const [, url = found, position = ''] = /^(.*?)((?::\d+){0,2})$/s.exec(found) ?? [];
+    return scrubUrl(url) + position;
+  });
 }
 
 /** An API route for a span name: same-origin paths as they are, other origins with their host. */
@@ -48,6 +86,13 @@ export function apiRoute(raw: string): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** `{METHOD} {route}`: the name of an HTTP client span, from its attributes. */
+export function httpSpanName(attributes: Record<string, unknown>): string {
+  const method = String(attributes['http.request.method'] ?? attributes['http.method'] ?? 'GET');
+  const url = attributes['url.full'] ?? attributes['http.url'];
+  return `${method} ${typeof url === 'string' ? apiRoute(url) : 'unknown'}`;
 }
 
 /**

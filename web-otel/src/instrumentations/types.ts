@@ -1,4 +1,5 @@
 import type { Tracer, TracerProvider } from '@opentelemetry/api';
+import type { RouteHistory } from '../routes.js';
 
 /** What an instrumentation is given when it starts. */
 export interface InstrumentationContext {
@@ -8,6 +9,8 @@ export interface InstrumentationContext {
   provider: TracerProvider;
   /** the current page's name (route template) */
   page(): string;
+  /** the landing route, the route at a given time, and route changes */
+  routes: RouteHistory;
   /** reports a problem of the library itself (never thrown into the page) */
   debug(message: string, error?: unknown): void;
 }

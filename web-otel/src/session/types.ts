@@ -16,6 +16,18 @@ export interface Session {
   lastActivityAt: number;
   /** whether this session's spans are sent */
   sampled: boolean;
+  /** the tab that owns it (the marker in its window.name) */
+  tab?: string;
+}
+
+/** Where the tab keeps its marker (window.name in the browser). */
+export interface TabMarker {
+  /** this tab's id, or undefined when it has none yet */
+  get(): string | undefined;
+  /** gives the tab its id (may decline: a window.name the app uses) */
+  set(id: string): void;
+  /** whether another tab opened this one (window.opener) */
+  opened(): boolean;
 }
 
 /** The little of Storage the session needs; sessionStorage in the browser. */

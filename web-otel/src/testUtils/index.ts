@@ -3,6 +3,7 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { InstrumentationContext } from '../instrumentations/types.js';
+import type { RouteHistory } from '../routes.js';
 
 export interface TestTracer {
   context: InstrumentationContext;
@@ -11,12 +12,22 @@ export interface TestTracer {
   problems: string[];
 }
 
-export function createTestTracer(page = '/'): TestTracer {
+/** A fixed route history: `page` from the start, then each `[time, route]` of `changes`. */
+export function fixedRoutes(page: string, changes: [number, string][] = []): RouteHistory {
+  return {
+    landing: page,
+    at: (time) => changes.filter(([t]) => t <= time).pop()?.[1] ?? page,
+    onChange: () => () => {},
+    stop() {},
+  };
+}
+
+export function createTestTracer(page = '/', routes: RouteHistory = fixedRoutes(page)): TestTracer {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const problems: string[] = [];
   return {
-    context: { tracer: provider.getTracer('test'), provider, page: () => page, debug: (m) => problems.push(m) },
+    context: { tracer: provider.getTracer('test'), provider, page: () => page, routes, debug: (m) => problems.push(m) },
     spans: () => exporter.getFinishedSpans(),
     problems,
   };

@@ -1,9 +1,37 @@
 // OTLP/HTTP JSON encoding (ids in hex, 64-bit times as decimal strings, kinds and status codes as
 // numbers), span by span, so requests can be packed up to a byte budget without encoding twice.
 import type { AttributeValue } from '@opentelemetry/api';
-import { hrTimeToNanos } from '../time.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { hrTimeToNanos } from '../time.js';
+import { collapseIds, scrubUrl, scrubUrlsInText } from '../urls.js';
 import type { OutgoingSpan } from './types.js';
+
+/** attributes holding a URL: scrubbed (no query but the allowed parameters, no fragment, ids templated) */
+const URL_KEYS = ['url.full', 'http.url', 'location.href', 'document.referrer', 'http.request.header.referer', 'browser.web_vital.attribution.url'];
+/** attributes holding a path: ids templated, no query */
+const PATH_KEYS = ['url.path', 'http.target', 'page', 'url.template'];
+/** attributes holding text that may quote URLs (a message, a stack) */
+const TEXT_KEYS = ['exception.message', 'exception.stacktrace'];
+/** never sent */
+const DROPPED_KEYS = ['url.query', 'url.fragment'];
+
+/** The last scrub before a span leaves, whoever made it (an instrumentation, the app): every URL attribute. */
+export function scrubOutgoing(span: OutgoingSpan): OutgoingSpan {
+  scrubAttributes(span.attributes);
+  for (const event of span.events) scrubAttributes(event.attributes);
+  if (span.status.message) span.status.message = scrubUrlsInText(span.status.message);
+  return span;
+}
+
+function scrubAttributes(attributes: Record<string, AttributeValue>): void {
+  for (const key of DROPPED_KEYS) delete attributes[key];
+  for (const keys of [URL_KEYS, PATH_KEYS, TEXT_KEYS]) {
+    for (const key of keys) {
+      const value = attributes[key];
+      if (typeof value === 'string') attributes[key] = keys === URL_KEYS ? scrubUrl(value) : keys === PATH_KEYS ? collapseIds(value) : scrubUrlsInText(value);
+    }
+  }
+}
 
 /** A ReadableSpan as a plain, mutable copy. */
 export function toOutgoing(span: ReadableSpan): OutgoingSpan {

@@ -53,6 +53,20 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** Spans of one tracer in order: `kinds` says which is an error (e), a web vital (v) or plain (p). */
+function mixedSpans(kinds: string, pad: number): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'web' }), spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const tracer = provider.getTracer('app');
+  [...kinds].forEach((kind, i) => {
+    const span = tracer.startSpan(`${kind}${i}`, { attributes: { pad: 'x'.repeat(pad) } });
+    if (kind === 'e') span.setStatus({ code: SpanStatusCode.ERROR });
+    if (kind === 'v') span.setAttribute('browser.web_vital.name', 'lcp');
+    span.end();
+  });
+  return memory.getFinishedSpans();
+}
+
 describe('transport', () => {
   it('sends OTLP/HTTP JSON: hex ids, times as strings, OTLP kinds, attributes, events, status, resource', async () => {
     const { transport, fake, result, bodies } = run(makeSpans(1, 'scope-a', { 'http.request.method': 'GET', ratio: 0.5 }), {});
@@ -167,5 +181,84 @@ describe('transport', () => {
     await transport.shutdown();
     transport.export(makeSpans(1), (r) => (code = r.code));
     expect(code).toBe(ExportResultCode.FAILED);
+  });
+
+  it('scrubs every URL attribute before beforeSend sees the span: no query, no fragment, ids templated', async () => {
+    const memory = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'web' }), spanProcessors: [new SimpleSpanProcessor(memory)] });
+    const span = provider.getTracer('app').startSpan('GET', {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'url.full': 'https://shop/api/orders/42?email=bob@example.com#x',
+        'http.url': 'https://shop/api/orders/42?email=bob@example.com',
+        'url.path': '/api/orders/42',
+        'url.query': 'email=bob@example.com',
+        'http.target': '/api/orders/42?email=bob@example.com',
+        page: '/orders/42',
+        'location.href': 'https://shop/orders/42?ref=mail#top',
+        'document.referrer': 'https://mail.example.com/inbox/bob@example.com?id=7',
+      },
+    });
+    span.addEvent('exception', { 'exception.message': 'GET https://shop/api/orders/42?token=s3cr3t failed', 'exception.stacktrace': 'at f (https://shop/app.js?v=9:1:2)' });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'https://shop/api/orders/42?token=s3cr3t' });
+    span.end();
+    let seen: Record<string, unknown> | undefined;
+    const { transport, fake, allSpans } = run(memory.getFinishedSpans(), { beforeSend: (s) => ((seen = { ...s.attributes }), s) });
+    await transport.forceFlush();
+    expect(seen).toEqual({
+      'url.full': 'https://shop/api/orders/:id',
+      'http.url': 'https://shop/api/orders/:id',
+      'url.path': '/api/orders/:id',
+      'http.target': '/api/orders/:id',
+      page: '/orders/:id',
+      'location.href': 'https://shop/orders/:id',
+      'document.referrer': 'https://mail.example.com/inbox/:id',
+    });
+    expect(allSpans()[0]?.events[0]?.attributes).toEqual([
+      { key: 'exception.message', value: { stringValue: 'GET https://shop/api/orders/:id failed' } },
+      { key: 'exception.stacktrace', value: { stringValue: 'at f (https://shop/app.js:1:2)' } },
+    ]);
+    expect(fake.requests[0]?.body).not.toMatch(/bob|s3cr3t|\/42|\?|#x/);
+  });
+
+  it('at close sends errors first, then web vitals, then the rest: keepalive within the 64 KB quota, beacons after, every body under the limit', () => {
+    const kinds = 'p'.repeat(60) + 'e'.repeat(10) + 'v'.repeat(5) + 'p'.repeat(125); // 200 spans of ~2 KB
+    const fake = createFakeFetch();
+    const beacons: string[] = [];
+    const transport = createTransport({ url: '/v1/traces', fetch: fake.fetch, sendBeacon: (_url, body) => (beacons.push(body), true) });
+    transport.sendNow(mixedSpans(kinds, 2_000));
+    const keepalive = fake.requests.filter((r) => r.keepalive);
+    expect(fake.requests.filter((r) => !r.keepalive)).toHaveLength(0);
+    expect(keepalive.reduce((n, r) => n + new TextEncoder().encode(r.body).length, 0)).toBeLessThanOrEqual(64_000);
+    expect(beacons.length).toBeGreaterThan(3);
+    const bodies = [...keepalive.map((r) => r.body), ...beacons];
+    for (const b of bodies) expect(new TextEncoder().encode(b).length).toBeLessThanOrEqual(60_000);
+    const order = bodies.flatMap((b) => (JSON.parse(b) as JsonRequest).resourceSpans[0]!.scopeSpans.flatMap((s) => s.spans.map((x) => x.name)));
+    expect(order).toHaveLength(200);
+    expect(order.slice(0, 15).map((n) => n[0]).join('')).toBe('eeeeeeeeeevvvvv');
+    expect(transport.stats.beacons).toBe(beacons.length);
+  });
+
+  it('at close fills what is left of the keepalive quota, ignores a back-off, and sends the requests waiting for a retry', async () => {
+    vi.useFakeTimers();
+    const fake = createFakeFetch([503]);
+    const beacons: string[] = [];
+    const transport = createTransport({ url: '/v1/traces', fetch: fake.fetch, sendBeacon: (_url, body) => (beacons.push(body), true) });
+    transport.export(mixedSpans('p', 100), () => {});
+    await vi.advanceTimersByTimeAsync(0); // answered 503: waits for its retry
+    expect(fake.requests).toHaveLength(1);
+    transport.sendNow(mixedSpans('e', 100));
+    expect(fake.requests).toHaveLength(3); // the error at once, and the waiting request with it
+    expect(fake.requests.map((r) => r.keepalive)).toEqual([true, true, true]);
+    expect(fake.requests[2]?.body).toBe(fake.requests[0]?.body);
+    expect(beacons).toHaveLength(0);
+  });
+
+  it('falls back to a plain fetch when the beacon is refused', () => {
+    const fake = createFakeFetch();
+    const transport = createTransport({ url: '/v1/traces', fetch: fake.fetch, sendBeacon: () => false });
+    transport.sendNow(mixedSpans('p'.repeat(100), 2_000));
+    expect(fake.requests.some((r) => !r.keepalive)).toBe(true);
+    expect(transport.stats.beacons).toBe(0);
   });
 });

@@ -29,6 +29,8 @@ export interface TransportOptions {
   beforeSend?: BeforeSend | undefined;
   /** the fetch to send with; default: the page's fetch as it was before any instrumentation patched it */
   fetch?: typeof fetch;
+  /** sends a body that must outlive the page (past the keepalive quota); default: navigator.sendBeacon with a JSON Blob */
+  sendBeacon?: (url: string, body: string) => boolean;
   /** the longest back-off after 429/503 in ms (default 60,000) */
   maxBackoffMs?: number;
   /** request bodies kept for a retry at most (default 10; older ones are dropped) */

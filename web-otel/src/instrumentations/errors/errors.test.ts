@@ -20,6 +20,7 @@ describe('errors', () => {
     const [error, rejected] = spans;
     expect(error?.status.code).toBe(2);
     expect(error?.attributes.page).toBe('/menu/:category');
+    expect(error?.attributes['url.template']).toBe('/menu/:category');
     expect(error?.events[0]?.name).toBe('exception');
     expect(error?.events[0]?.attributes).toMatchObject({ 'exception.type': 'TypeError', 'exception.message': 'x is undefined' });
     expect(error?.events[0]?.attributes?.['exception.stacktrace']).toEqual(expect.any(String));

@@ -1,7 +1,7 @@
 // Uncaught errors and unhandled rejections as exception events, ignore patterns, and a burst of
 // the same error reported once.
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import { scrubUrl } from '../../urls.js';
+import { routeAttributes, scrubUrl } from '../../urls.js';
 import type { InstrumentationContext, WebInstrumentation } from '../types.js';
 import type { ErrorsOptions, ExceptionInfo } from './types.js';
 
@@ -14,7 +14,7 @@ const MAX_TRACKED = 100;
 
 /** An exception span: one `exception` event, status ERROR, the page it happened on. */
 export function recordException(tracer: Tracer, info: ExceptionInfo, page: string): void {
-  const span = tracer.startSpan('exception', { attributes: { page, 'location.href': scrubUrl(location.href) } });
+  const span = tracer.startSpan('exception', { attributes: { ...routeAttributes(page), 'location.href': scrubUrl(location.href) } });
   span.addEvent('exception', {
     'exception.type': info.type.slice(0, 120) || 'Error',
     'exception.message': info.message.slice(0, MAX_MESSAGE),

@@ -3,7 +3,7 @@
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';
 import { XMLHttpRequestInstrumentation } from '@opentelemetry/instrumentation-xml-http-request';
-import { apiRoute } from '../../urls.js';
+import { httpSpanName } from '../../urls.js';
 import type { InstrumentationContext, WebInstrumentation } from '../types.js';
 import type { HttpOptions } from './types.js';
 
@@ -13,10 +13,7 @@ import type { HttpOptions } from './types.js';
  */
 export function finishHttpSpan(span: Span, status: number | undefined): void {
   // The instrumentations' spans are SDK spans: their attributes can be read back.
-  const attributes = (span as unknown as { attributes?: Record<string, unknown> }).attributes ?? {};
-  const method = String(attributes['http.request.method'] ?? attributes['http.method'] ?? 'GET');
-  const url = attributes['url.full'] ?? attributes['http.url'];
-  span.updateName(`${method} ${typeof url === 'string' ? apiRoute(url) : 'unknown'}`);
+  span.updateName(httpSpanName((span as unknown as { attributes?: Record<string, unknown> }).attributes ?? {}));
   if (!status || status >= 400) {
     span.setAttribute('error.type', status ? String(status) : 'network');
     span.setStatus({ code: SpanStatusCode.ERROR, message: status ? `HTTP ${status}` : 'network error' });

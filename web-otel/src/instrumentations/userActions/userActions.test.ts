@@ -20,7 +20,7 @@ describe('user actions', () => {
     (document.getElementById('plain') as HTMLElement).click();
     const spans = t.spans();
     expect(spans).toHaveLength(1);
-    expect(spans[0]?.attributes).toMatchObject({ 'user.action': 'add_to_cart', 'user.action.item': 'margherita', page: '/menu/:category' });
+    expect(spans[0]?.attributes).toMatchObject({ 'user.action': 'add_to_cart', 'user.action.item': 'margherita', 'url.template': '/menu/:category', page: '/menu/:category' });
   });
 
   it('records explicit calls with scalar metadata only, at most 16 entries', () => {

@@ -1,5 +1,6 @@
 // User actions: clicks on elements carrying a data-action attribute, and explicit calls.
 import type { Tracer } from '@opentelemetry/api';
+import { routeAttributes } from '../../urls.js';
 import type { InstrumentationContext, WebInstrumentation } from '../types.js';
 import type { ActionMetadata, UserActionsOptions } from './types.js';
 
@@ -11,7 +12,7 @@ const MAX_VALUE = 256;
 export function recordUserAction(tracer: Tracer, action: string, metadata: ActionMetadata | undefined, page: string): void {
   const name = action.trim().slice(0, MAX_NAME);
   if (!name) return;
-  const attributes: Record<string, string | number | boolean> = { 'user.action': name, page };
+  const attributes: Record<string, string | number | boolean> = { 'user.action': name, ...routeAttributes(page) };
   let n = 0;
   for (const [key, value] of Object.entries(metadata ?? {})) {
     if (n++ >= MAX_METADATA) break;

@@ -1,2 +1,2 @@
-export { WebVitalsInstrumentation, recordWebVital, scrubSelector, attributionAttributes } from './webVitals.js';
+export { WebVitalsInstrumentation, recordWebVital, scrubSelector, attributionAttributes, vitalRoute, MAX_ATTRIBUTION_ELEMENT, MAX_ATTRIBUTION_URL } from './webVitals.js';
 export type { VitalReport, WebVitalsOptions, WebVitalsSource } from './types.js';

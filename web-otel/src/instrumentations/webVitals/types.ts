@@ -1,7 +1,13 @@
 import type { Metric } from 'web-vitals';
 
 /** A web-vitals report, with the attribution build's extra data when it is used. */
-export type VitalReport = Pick<Metric, 'name' | 'value' | 'rating' | 'id' | 'navigationType'> & { attribution?: object };
+export type VitalReport = Pick<Metric, 'name' | 'value' | 'rating' | 'id' | 'navigationType'> & {
+  /** the change since the last report of this metric instance (the value itself on the first) */
+  delta?: number;
+  /** the performance entries behind the value (INP: the interaction's events; CLS: the shifts of its largest window) */
+  entries?: readonly { startTime: number; value?: number }[];
+  attribution?: object;
+};
 
 type On = (callback: (metric: VitalReport) => void, options?: { reportAllChanges?: boolean }) => void;
 
