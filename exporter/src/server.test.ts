@@ -101,10 +101,29 @@ describe('exporter process', () => {
     expect(typo.stderr).toContain('DATABSE_URL is set but DATABASE_URL is not: did you mean DATABASE_URL? Without DATABASE_URL the exporter serves invented demo data');
     expect(typo.stdout).not.toContain('DEMO');
     const warned = await startServer({ EMBEDDED_SIMULATOR: 'false', OTLP_RATE_LIMT_PER_MINUTE: '5', EXPORTER_COLOR: 'blue', PORT: 'abc' });
+    // The banner may reach the pipe in more than one chunk: wait for its end (the blank line after it).
+    await expect.poll(() => /warning: PORT[^\n]*\n\n/.test(warned.output()), { timeout: 10_000 }).toBe(true);
     expect(warned.output()).toContain('  warning: OTLP_RATE_LIMT_PER_MINUTE is not a setting: did you mean OTLP_RATE_LIMIT_PER_MINUTE? (it is ignored)');
     expect(warned.output()).toContain('  warning: EXPORTER_COLOR is not a setting of the exporter');
     expect(warned.output()).toContain('  warning: PORT is set but not read here: the exporter listens on EXPORTER_PORT');
     expect(await stopServer(warned)).toBe(0);
+  });
+
+  it('a SIGTERM while it starts (or just as it announces itself) is a clean shutdown, exit 0, never a kill', async () => {
+    const child = spawn(process.execPath, [serverJs], {
+      env: { PATH: process.env.PATH ?? '', EXPORTER_PORT: '0', EXPORTER_HOST: '127.0.0.1', EMBEDDED_SIMULATOR: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    // as soon as it logs its first line: the embedded database is still starting
+    await expect.poll(() => output.length > 0, { timeout: 30_000 }).toBe(true);
+    const exited = new Promise<[number | null, string | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+    child.kill('SIGTERM');
+    expect(await exited, output).toEqual([0, null]);
+    expect(output).toContain('"msg":"stopped"');
   });
 
   it('with DATABASE_URL set but unreachable: its own cc_up 0, never the demo', async () => {

@@ -26,6 +26,16 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(warning);
+  // Signals are caught from the start: one that arrives while the process starts (or just as it
+  // announces itself) waits for the shutdown below, instead of killing it without one.
+  let onSignal: ((signal: string) => void) | undefined;
+  let pendingSignal: string | undefined;
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.on(signal, () => {
+      if (onSignal) onSignal(signal);
+      else pendingSignal ??= signal;
+    });
+  }
 
   let embedded: EmbeddedDatabase | undefined;
   let connectionString = config.databaseUrl;
@@ -108,8 +118,8 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  onSignal = (signal) => void shutdown(signal);
+  if (pendingSignal !== undefined) onSignal(pendingSignal);
 }
 
 async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedDatabase> {
