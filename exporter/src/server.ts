@@ -28,12 +28,11 @@ async function main(): Promise<void> {
   for (const warning of config.warnings) logger.warn(warning);
   // Signals are caught from the start: one that arrives while the process starts (or just as it
   // announces itself) waits for the shutdown below, instead of killing it without one.
-  let onSignal: ((signal: string) => void) | undefined;
-  let pendingSignal: string | undefined;
+  const signals: { handler?: (signal: string) => void; pending?: string } = {};
   for (const signal of ['SIGTERM', 'SIGINT']) {
     process.on(signal, () => {
-      if (onSignal) onSignal(signal);
-      else pendingSignal ??= signal;
+      if (signals.handler) signals.handler(signal);
+      else signals.pending ??= signal;
     });
   }
 
@@ -118,8 +117,8 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  onSignal = (signal) => void shutdown(signal);
-  if (pendingSignal !== undefined) onSignal(pendingSignal);
+  signals.handler = (signal) => void shutdown(signal);
+  if (signals.pending !== undefined) signals.handler(signals.pending);
 }
 
 async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedDatabase> {
