@@ -51,7 +51,9 @@ describeEachBackend('exporter over the demo data', (kind) => {
     expect(series.get('cc_deployment_rollbacks_total{environment="production"}')).toBe(1);
     expect(series.get('cc_db_size_limit_bytes')).toBe(500_000_000);
     expect(series.get('cc_db_size_bytes')).toBeGreaterThan(0);
-    expect([...series.keys()].some((k) => k.startsWith('cc_exporter_build_info{version="0.1.0"'))).toBe(true);
+    // the revision: the commit of this checkout (EXPORTER_REVISION in an image)
+    const head = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).stdout.trim().slice(0, 12);
+    expect([...series.keys()].some((k) => k.startsWith(`cc_exporter_build_info{version="0.1.0",revision="${head || 'unknown'}"`))).toBe(true);
   });
 
   it.skipIf(promtool.skip !== undefined)(

@@ -10,6 +10,8 @@ import { collectorNames } from './collectors/index.js';
 export interface Config {
   /** Postgres connection string; undefined means the embedded database. */
   databaseUrl: string | undefined;
+  /** EXPORTER_REVISION: the source revision, shown in cc_exporter_build_info (default: the git checkout's commit) */
+  revision: string | undefined;
   /** this exporter's name in logs and in the event counts it commits (EXPORTER_INSTANCE, default the host name) */
   instance: string;
   host: string;
@@ -145,6 +147,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export const DEFAULTS = {
   EXPORTER_HOST: '0.0.0.0',
   EXPORTER_PORT: '9464',
+  EXPORTER_REVISION: '',
   LOG_LEVEL: 'info',
   DB_POOL_MAX: '3',
   DB_STATEMENT_TIMEOUT_MS: '5000',
@@ -304,6 +307,7 @@ export function loadConfig(given: Env): Config {
   const config: Config = {
     databaseUrl,
     instance,
+    revision: nonEmpty(env.EXPORTER_REVISION),
     host: get('EXPORTER_HOST'),
     port: int('EXPORTER_PORT', 0, 65535),
     logLevel: logLevel as Config['logLevel'],

@@ -11,7 +11,7 @@ import type { Logger } from './log.js';
 import { createReconciler, type Reconciler } from './hooks/reconcile.js';
 import { createMaintenanceScheduler, type MaintenanceScheduler } from './maintenance.js';
 import { createScraper, type Scraper } from './scrape.js';
-import { version } from './version.js';
+import { gitRevision, version } from './version.js';
 
 export interface Exporter {
   app: express.Express;
@@ -33,7 +33,7 @@ export function createExporter(config: Config, connectionString: string, logger:
   // process_* and nodejs_*, among them the event loop's delay since the last scrape
   // (nodejs_eventloop_lag_p99_seconds): a hostile value that held the loop would show there.
   collectDefaultMetrics({ register: registry });
-  const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config, logger), logger, version });
+  const scraper = createScraper({ registry, db: pool, collectors: createCollectors(registry, config, logger), logger, version, revision: config.revision ?? gitRevision() });
   const { app, publicApp } = createApp({
     scraper,
     db: pool,

@@ -11,6 +11,8 @@ export interface ScraperOptions {
   collectors: Collector[];
   logger: Logger;
   version: string;
+  /** the source revision (EXPORTER_REVISION, else the git checkout's commit) */
+  revision?: string;
 }
 
 export interface Scraper {
@@ -23,7 +25,7 @@ export interface Scraper {
   readonly contentType: string;
 }
 
-export function createScraper({ registry, db, collectors, logger, version }: ScraperOptions): Scraper {
+export function createScraper({ registry, db, collectors, logger, version, revision = 'unknown' }: ScraperOptions): Scraper {
   const up = new Gauge({
     name: 'cc_up',
     help: 'Whether the exporter reached Postgres during this scrape (1) or not (0).',
@@ -44,10 +46,10 @@ export function createScraper({ registry, db, collectors, logger, version }: Scr
   const buildInfo = new Gauge({
     name: 'cc_exporter_build_info',
     help: 'The exporter build; always 1.',
-    labelNames: ['version', 'nodejs'],
+    labelNames: ['version', 'revision', 'nodejs'],
     registers: [registry],
   });
-  buildInfo.set({ version, nodejs: process.version }, 1);
+  buildInfo.set({ version, revision, nodejs: process.version }, 1);
 
   // Failures are logged when a collector starts failing or its error changes, not every scrape.
   const lastError = new Map<string, string>();
