@@ -2,7 +2,7 @@
 # Creates the secret files docker-compose.yml reads from ./secrets/ (gitignored): random
 # passwords and tokens for everything local, placeholders for the external services (Resend,
 # Slack). An existing file is never overwritten, so it is safe to run again after adding a
-# secret; delete a file to regenerate it (and see the README: a database password also lives in
+# secret; delete a file to regenerate it (and see docs/stack.md: a database password also lives in
 # the Postgres volume).
 #
 #   scripts/init-secrets.sh            # in the repository root

@@ -143,7 +143,7 @@ export type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** The documented defaults; the README's table lists the same values. */
+/** The documented defaults; the table of docs/configuration.md lists the same values. */
 export const DEFAULTS = {
   EXPORTER_HOST: '0.0.0.0',
   EXPORTER_PORT: '9464',
@@ -355,7 +355,7 @@ export function loadConfig(given: Env): Config {
     warnings: [],
   };
   if (nonEmpty(env.LABEL_VALUE_LIMIT) !== undefined) {
-    config.warnings.push('LABEL_VALUE_LIMIT is no longer read: label values are bounded by a series budget per metric family (SERIES_BUDGETS, README "Label floods"); remove it');
+    config.warnings.push('LABEL_VALUE_LIMIT is no longer read: label values are bounded by a series budget per metric family (SERIES_BUDGETS, docs/metrics.md#label-floods); remove it');
   }
 
   if (config.otlp.port !== undefined && config.otlp.port === config.port) problems.push(`OTLP_PORT must differ from EXPORTER_PORT (both ${config.port}); leave it unset for one port`);
@@ -400,7 +400,7 @@ function checkUnknownSettings(env: Env, read: Set<string>, config: Config, probl
       }
       continue;
     }
-    if (SETTING_PREFIXES.some((p) => name.startsWith(p))) config.warnings.push(`${name} is not a setting of the exporter (it is ignored; README "Configuration" lists them)`);
+    if (SETTING_PREFIXES.some((p) => name.startsWith(p))) config.warnings.push(`${name} is not a setting of the exporter (it is ignored; docs/configuration.md lists them)`);
   }
 }
 

@@ -189,7 +189,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('every published port binds to ${BIND_ADDRESS:-127.0.0.1}, on the ports of DESIGN', () => {
+  it('every published port binds to ${BIND_ADDRESS:-127.0.0.1}, on the ports of docs/stack.md', () => {
     const published: Record<string, string> = {};
     for (const [name, s] of services) {
       for (const port of s.ports ?? []) {

@@ -2,7 +2,7 @@
 // and the rules evaluated every 5 s), alertmanager.yml's grouping timers (critical routes wait 5 s),
 // the rules as generated. Only addresses and secret-file paths differ from production. A payment
 // failure's row is committed; the test waits for its SMS, email and Slack message and prints how
-// long each took (README, Alerting: "Paging latency"). The bound is the configuration's (5 + 5 +
+// long each took (docs/alerting.md, "Paging latency"). The bound is the configuration's (5 + 5 +
 // 5 s, checked in rules.test.ts); a wall clock is not asserted here: a busy machine is slower.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertingStackSkip, paymentFailuresAtZero, startAlertingStack, type AlertingStack } from '../test/alerting-stack.js';

@@ -38,7 +38,7 @@ describe(`Prometheus rules${promtool.skip ? ` (skipped: ${promtool.skip})` : ''}
     expect(result.status, result.output).toBe(0);
   });
 
-  it('define the six alerts of DESIGN §4 with their severities, and test every alert', () => {
+  it('define the six alerts of the Phase 9 report with their severities, and test every alert', () => {
     const rules = ruleFiles.map((f) => readFileSync(`${repoPaths.root}/${f}`, 'utf8')).join('\n');
     const alerts = [...rules.matchAll(/- alert: (\w+)\n(?:.*\n)*?\s+severity: (\w+)/g)].map((m) => `${m[1]}/${m[2]}`);
     expect(alerts).toEqual(expect.arrayContaining([

@@ -1,7 +1,7 @@
 // Spans to runtime_metrics rows: which spans are which kind of event, and the row each one
-// becomes, in the shapes the app's own writers use (DESIGN §4 "Event rows"). Pure functions.
+// becomes, in the shapes the app's own writers use (sql/README.md, "Event rows"). Pure functions.
 //
-// Classification, first match wins (the README's "OTLP receiver" section is the contract the
+// Classification, first match wins (docs/ingest.md, "OTLP receiver", is the contract the
 // browser library follows):
 //   performance  attribute browser.web_vital.name (LCP, INP, CLS, FCP, TTFB; FID from old clients)
 //   api_latency  scope @opentelemetry/instrumentation-fetch or -xml-http-request, or any span of
