@@ -33,7 +33,6 @@ export class HttpInstrumentation implements WebInstrumentation {
   enable(ctx: InstrumentationContext): void {
     const common = {
       enabled: false,
-      semconvStabilityOptIn: 'http',
       ignoreNetworkEvents: true,
       ignoreUrls: [this.exportUrl, ...(this.options.ignoreUrls ?? [])],
       propagateTraceHeaderCorsUrls: this.options.propagateTraceHeaderCorsUrls ?? [],
