@@ -1,9 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
+import { context, SpanKind as ApiSpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import { OTLPTraceExporter as OTLPHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { jsonRequest, msToNanos, T0_MS } from '../test/otlp.js';
+import { jsonRequest, msToNanos, T0_MS, toProtobuf } from '../test/otlp.js';
 import {
   decodeJsonRequest,
   decodeProtobufRequest,
@@ -17,25 +24,6 @@ const srcRoot = fileURLToPath(new URL('..', import.meta.url));
 
 const limits = { maxSpans: 100, maxAttributeLength: 64 };
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
-
-interface ProtoType {
-  fromObject(o: object): object;
-  encode(m: object): { finish(): Uint8Array };
-  decode(b: Uint8Array): Record<string, unknown>;
-  toObject(m: object, o: object): Record<string, unknown>;
-}
-const v1 = (otlpRoot as unknown as { opentelemetry: { proto: { collector: { trace: { v1: Record<string, ProtoType> } } } } })
-  .opentelemetry.proto.collector.trace.v1;
-const protoRequest = v1.ExportTraceServiceRequest!;
-const protoResponse = v1.ExportTraceServiceResponse!;
-
-/** The same request as protobuf (ids as base64 for protobufjs' fromObject). */
-function asProtobuf(request: object): Uint8Array {
-  const text = JSON.stringify(request, (key, value) =>
-    (key === 'traceId' || key === 'spanId') && typeof value === 'string' ? Buffer.from(value, 'hex').toString('base64') : value,
-  );
-  return protoRequest.encode(protoRequest.fromObject(JSON.parse(text))).finish();
-}
 
 const request = {
   resourceSpans: [
@@ -177,8 +165,8 @@ describe('decoding OTLP/JSON', () => {
 
 describe('decoding OTLP/protobuf', () => {
   it('gives the same spans as JSON', () => {
-    const { ...withoutUnknown } = request;
-    expect(decodeProtobufRequest(asProtobuf(withoutUnknown), limits)).toEqual([expected]);
+    // encoded with the receiver's own schema (test/otlp.ts); the unknown fields are left out
+    expect(decodeProtobufRequest(toProtobuf(request), limits)).toEqual([expected]);
   });
 
   it('takes an empty body as an empty request', () => {
@@ -213,11 +201,142 @@ describe('decoding OTLP/protobuf', () => {
   });
 });
 
+describe('what the OpenTelemetry JS SDK sends', () => {
+  // Spans made with the SDK and sent by the official OTLP/HTTP exporters to a local server that
+  // keeps the bodies, then decoded here field by field. The SDK serializes protobuf with a writer
+  // of its own (not protobufjs, not this project's schema), so the protobuf case checks the
+  // receiver's schema (otlp-proto.ts) against an implementation it shares nothing with.
+  const traceId = '5b8efff798038103d269b633813fc60c';
+  const parentSpanId = 'eee19b7ec3c1b174';
+  const start: [number, number] = [1736942400, 123456789];
+  const eventTime: [number, number] = [1736942400, 200000001];
+  const end: [number, number] = [1736942400, 373456789];
+
+  interface Received {
+    url: string | undefined;
+    headers: IncomingHttpHeaders;
+    body: Buffer;
+  }
+
+  async function exportTwoSpans(encoding: 'protobuf' | 'json') {
+    const received: Received[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({ url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
+        res.writeHead(200, { 'content-type': encoding === 'protobuf' ? 'application/x-protobuf' : 'application/json' });
+        res.end(encoding === 'protobuf' ? encodeProtobufResponse() : '{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+    const exporter = encoding === 'protobuf' ? new OTLPHttpProtoExporter({ url }) : new OTLPHttpJsonExporter({ url });
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'connect-web', 'session.id': 'sess-9', 'app.build': 42 }),
+      spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60_000 })],
+    });
+    try {
+      // a remote parent, as a page's fetch spans have; the trace id is the parent's
+      const parent = trace.setSpanContext(context.active(), { traceId, spanId: parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+      const fetch = provider.getTracer('@opentelemetry/instrumentation-fetch', '0.223.0').startSpan(
+        'HTTP GET',
+        {
+          kind: ApiSpanKind.CLIENT,
+          startTime: start,
+          attributes: {
+            'http.request.method': 'GET',
+            'url.full': 'https://connect.example/api/menu?lang=en',
+            'http.response.status_code': 503,
+            'http.response.body.size': 2 ** 40,
+            ratio: 0.5,
+            cached: false,
+            tags: ['a', 'b'],
+            sizes: [1, 2],
+            long: 'x'.repeat(100),
+          },
+        },
+        parent,
+      );
+      fetch.addEvent('exception', { 'exception.type': 'TypeError', 'exception.message': 'Failed to fetch' }, eventTime);
+      fetch.setStatus({ code: SpanStatusCode.ERROR, message: 'boom' });
+      fetch.end(end);
+      const pageView = provider.getTracer('connect-web').startSpan('page_view', { startTime: start }, parent);
+      pageView.end(end);
+      await provider.forceFlush();
+      return { received, fetchSpanId: fetch.spanContext().spanId, pageViewSpanId: pageView.spanContext().spanId };
+    } finally {
+      await provider.shutdown();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it.each([
+    ['protobuf', 'application/x-protobuf'],
+    ['json', 'application/json'],
+  ] as const)('the official OTLP/HTTP %s exporter\'s request decodes field by field', async (encoding, contentType) => {
+    const { received, fetchSpanId, pageViewSpanId } = await exportTwoSpans(encoding);
+    expect(received).toHaveLength(1);
+    expect(received[0]!.url).toBe('/v1/traces');
+    expect(received[0]!.headers['content-type']).toBe(contentType);
+    const spans = (encoding === 'protobuf' ? decodeProtobufRequest : decodeJsonRequest)(received[0]!.body, limits);
+    expect(spans.map((s) => s.name).sort()).toEqual(['HTTP GET', 'page_view']);
+    const fetch = spans.find((s) => s.name === 'HTTP GET')!;
+    const pageView = spans.find((s) => s.name === 'page_view')!;
+
+    expect(fetch.traceId).toBe(traceId);
+    expect(fetch.spanId).toBe(fetchSpanId);
+    expect(fetch.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(fetch.kind).toBe(3); // the API's CLIENT is 2, OTLP's SPAN_KIND_CLIENT 3
+    expect(fetch.startTimeUnixNano).toBe(1736942400123456789n);
+    expect(fetch.endTimeUnixNano).toBe(1736942400373456789n);
+    expect(fetch.attributes).toEqual(
+      new Map<string, unknown>([
+        ['http.request.method', 'GET'],
+        ['url.full', 'https://connect.example/api/menu?lang=en'],
+        ['http.response.status_code', 503],
+        ['http.response.body.size', 2 ** 40],
+        ['ratio', 0.5],
+        ['cached', false],
+        ['tags', ['a', 'b']],
+        ['sizes', [1, 2]],
+        ['long', 'x'.repeat(64)],
+      ]),
+    );
+    expect(fetch.events).toEqual([
+      {
+        name: 'exception',
+        timeUnixNano: 1736942400200000001n,
+        attributes: new Map([
+          ['exception.type', 'TypeError'],
+          ['exception.message', 'Failed to fetch'],
+        ]),
+      },
+    ]);
+    expect(fetch.statusCode).toBe(2);
+    expect(fetch.statusMessage).toBe('boom');
+    expect(fetch.scopeName).toBe('@opentelemetry/instrumentation-fetch');
+
+    expect(pageView).toMatchObject({ traceId, spanId: pageViewSpanId, kind: 1, statusCode: 0, events: [], scopeName: 'connect-web' });
+    expect(pageView.attributes.size).toBe(0);
+
+    for (const span of spans) {
+      const resource = Object.fromEntries(span.resource);
+      expect(resource).toMatchObject({ 'service.name': 'connect-web', 'session.id': 'sess-9', 'app.build': 42 });
+    }
+  }, 30_000);
+});
+
 describe('protobuf answers', () => {
   it('encodes an ExportTraceServiceResponse, with partial success', () => {
     expect(encodeProtobufResponse()).toHaveLength(0);
-    const decoded = protoResponse.toObject(protoResponse.decode(encodeProtobufResponse({ rejectedSpans: 3, errorMessage: 'no times' })), { longs: Number });
-    expect(decoded).toEqual({ partialSuccess: { rejectedSpans: 3, errorMessage: 'no times' } });
+    const bytes = encodeProtobufResponse({ rejectedSpans: 3, errorMessage: 'no times' });
+    // partial_success (field 1, bytes) { rejected_spans (field 1, varint), error_message (field 2, bytes) }
+    expect([...bytes]).toEqual([0x0a, 0x0c, 0x08, 0x03, 0x12, 0x08, ...Buffer.from('no times')]);
+    // and as the OpenTelemetry JS exporters read it (their public serializer)
+    expect(ProtobufTraceSerializer.deserializeResponse(bytes)).toEqual({ partialSuccess: { rejectedSpans: 3, errorMessage: 'no times' } });
+    expect(ProtobufTraceSerializer.deserializeResponse(encodeProtobufResponse())).toEqual({});
   });
 
   it('encodes a google.rpc.Status', () => {
@@ -238,10 +357,15 @@ function varint(n: number): Buffer {
 }
 
 describe('the protobuf schema is the project\'s own', () => {
-  it('no shipped module imports an internal file of an OpenTelemetry package (an upgrade could remove it)', () => {
-    const files = readdirSync(join(srcRoot), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('test/') && !f.startsWith('bench/'));
-    expect(files.length).toBeGreaterThan(20);
-    const offenders = files.filter((f) => /from '@opentelemetry\/[^']+\/build\//.test(readFileSync(join(srcRoot, f), 'utf8')));
+  it('no module, tests and test helpers included, imports an internal file of an OpenTelemetry package (an upgrade could remove it)', () => {
+    const files = readdirSync(join(srcRoot), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.filter((f) => f.endsWith('.test.ts')).length).toBeGreaterThan(20);
+    expect(files).toContain(join('test', 'otlp.ts'));
+    // import ... from '...', import '...', import('...'), require('...'), export ... from '...'
+    const internal = /(?:from\s*|import\s*\(?\s*|require\s*\(\s*)['"`]@opentelemetry\/[^'"`]+\/(?:build|src|dist|lib)\//;
+    expect(internal.test(`import x from '@opentelemetry/${'otlp-transformer/build/src/generated/root.js'}';`)).toBe(true);
+    expect(internal.test(`import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';`)).toBe(false);
+    const offenders = files.filter((f) => internal.test(readFileSync(join(srcRoot, f), 'utf8')));
     expect(offenders).toEqual([]);
   });
 });

@@ -5,20 +5,22 @@ import { gzipSync } from 'node:zlib';
 import type { Attributes as OtelAttributes } from '@opentelemetry/api';
 import { OTLPTraceExporter as OTLPHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Queryable } from '../collectors/index.js';
+import { ExportTraceServiceRequest } from '../ingest/otlp-proto.js';
 
-const requestType = (otlpRoot as unknown as {
-  opentelemetry: { proto: { collector: { trace: { v1: Record<string, { fromObject(o: object): object; encode(m: object): { finish(): Uint8Array } }> } } } };
-}).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest!;
-
-/** An OTLP/JSON request as protobuf bytes; its hex ids become bytes (protobufjs' fromObject reads bytes as base64). */
+/**
+ * An OTLP/JSON request as protobuf bytes, encoded with the receiver's own schema (otlp-proto.ts;
+ * field numbers and types from the OTLP specification). Its hex ids become bytes (protobufjs'
+ * fromObject reads bytes as base64); fields the schema does not know are left out. That the
+ * schema matches what OpenTelemetry clients send is checked against the real exporter in
+ * ingest/decode.test.ts.
+ */
 export function toProtobuf(request: object): Buffer {
   const text = JSON.stringify(request, (key, value: unknown) =>
     ['traceId', 'spanId', 'parentSpanId'].includes(key) && typeof value === 'string' && /^(?:[0-9a-f]{2})+$/i.test(value) ? Buffer.from(value, 'hex').toString('base64') : value);
-  return Buffer.from(requestType.encode(requestType.fromObject(JSON.parse(text) as object)).finish());
+  return Buffer.from(ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(JSON.parse(text) as object)).finish());
 }
 
 export type JsonAnyValue =
