@@ -1,10 +1,11 @@
 // The package as an app gets it: `npm pack` (its prepack builds dist/), the tarball unpacked into a
-// scratch app's node_modules, an app that imports the public entry points bundled with esbuild for
-// the browser and type-checked with tsc against the tarball's .d.ts. The package's own dependencies
-// come from the repository's node_modules (esbuild's nodePaths, tsc's paths), so nothing is fetched.
+// scratch app's node_modules, an app that imports the public entry points bundled for the browser
+// with esbuild and with Vite, and type-checked with tsc against the tarball's .d.ts. The package's
+// own dependencies come from the repository's node_modules (esbuild's nodePaths, tsc's paths,
+// symlinks in the Vite app's node_modules), so nothing is fetched.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,10 @@ const repoDir = join(webOtelDir, '..');
 const repoModules = join(repoDir, 'node_modules');
 const NAME = '@connect-observability/web-otel';
 
-// Measured on 2 shared cores, idle: npm pack with its build 1.6 s, the bundle 0.1 s, tsc 1.7 s (3.5 s in all).
+const REPO_BLOB = 'https://github.com/camerons-connect/connect-observability/blob/main/';
+
+// Measured on 2 shared cores, idle: npm pack with its build 1.6 s, the esbuild bundle 0.1 s, the Vite
+// build 0.3 s (the tarball unpacked again included), tsc 1.7 s.
 const SETUP_TIMEOUT = 120_000;
 const TEST_TIMEOUT = 60_000;
 
@@ -65,6 +69,7 @@ export function wrongOptions(): void {
 
 describe('the npm pack tarball, installed in an app', () => {
   let tmp: string;
+  let tarball: string;
   let appDir: string;
   let installed: string;
   let entries: string[];
@@ -74,7 +79,7 @@ describe('the npm pack tarball, installed in an app', () => {
     tmp = await mkdtemp(join(tmpdir(), 'web-otel-pack-'));
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: webOtelDir, env: packEnv(), maxBuffer: 16 * 1024 * 1024 });
     const [packed] = JSON.parse(stdout) as { filename: string }[];
-    const tarball = join(tmp, packed!.filename);
+    tarball = join(tmp, packed!.filename);
     entries = (await run('tar', ['-tzf', tarball])).stdout
       .split('\n')
       .filter(Boolean)
@@ -102,6 +107,25 @@ describe('the npm pack tarball, installed in an app', () => {
     const js = entries.filter((e) => e.endsWith('.js'));
     expect(js.length).toBeGreaterThan(10);
     expect(js.filter((e) => !entries.includes(e.replace(/\.js$/, '.d.ts')))).toEqual([]);
+  });
+
+  it('ships a README whose links work on a package page: absolute, and those into this repository name a file and heading that exist', async () => {
+    // A relative link would lead nowhere on the registry's page of the package. docs/links.test.ts
+    // skips absolute URLs, so the ones into this repository are checked here.
+    const readme = await readFile(join(installed, 'README.md'), 'utf8');
+    // outside fenced code and code spans
+    const prose = readme.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
+    const targets = [...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?\s*\)/g)].map((m) => m[1]!);
+    expect(targets.length).toBeGreaterThan(3);
+    expect(targets.filter((t) => !/^(?:https:\/\/|#)/.test(t))).toEqual([]);
+    const problems: string[] = [];
+    for (const target of targets.filter((t) => t.startsWith(REPO_BLOB))) {
+      const [path = '', anchor] = target.slice(REPO_BLOB.length).split('#');
+      const file = join(repoDir, path);
+      if (!existsSync(file)) problems.push(`${target}: no such file`);
+      else if (anchor !== undefined && !headingAnchors(await readFile(file, 'utf8')).has(anchor)) problems.push(`${target}: no such heading`);
+    }
+    expect(problems).toEqual([]);
   });
 
   it('exports . and ./attribution to files in the tarball, with @opentelemetry/api a peer only', () => {
@@ -164,6 +188,51 @@ describe('the npm pack tarball, installed in an app', () => {
     expect([...imported].filter((name) => !declared.has(name))).toEqual([]);
   }, TEST_TIMEOUT);
 
+  it('builds with Vite as an app build, with one copy of @opentelemetry/api', async () => {
+    // Vite is vitest's own (the repository's node_modules), imported here only. Its app gets the
+    // tarball unpacked again into a node_modules of its own, beside symlinks to the repository's
+    // copies of the package's declared dependencies; Vite follows the symlinks to the real paths,
+    // so what those import resolves in the repository's node_modules.
+    const { build: viteBuild } = await import('vite');
+    const viteApp = join(tmp, 'vite-app');
+    const viteInstalled = join(viteApp, 'node_modules', ...NAME.split('/'));
+    await mkdir(viteInstalled, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', viteInstalled, '--strip-components=1']);
+    for (const name of [...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]) {
+      const link = join(viteApp, 'node_modules', ...name.split('/'));
+      await mkdir(dirname(link), { recursive: true });
+      await symlink(join(repoModules, name), link, 'dir');
+    }
+    await writeFile(join(viteApp, 'main.ts'), APP);
+    await writeFile(join(viteApp, 'index.html'), '<!doctype html><html><head><script type="module" src="./main.ts"></script></head><body></body></html>\n');
+
+    const result = await viteBuild({
+      root: viteApp,
+      configFile: false,
+      envFile: false,
+      logLevel: 'silent',
+      build: { write: false, outDir: join(viteApp, 'dist'), rolldownOptions: { input: join(viteApp, 'index.html') } },
+    });
+    const outputs = Array.isArray(result) ? result : [result];
+    const chunks = outputs.flatMap((o) => ('output' in o ? o.output : [])).filter((c) => c.type === 'chunk');
+    expect(chunks.length).toBeGreaterThan(0);
+    const code = chunks.map((c) => c.code).join('\n');
+    const modules = chunks.flatMap((c) => Object.keys(c.modules));
+
+    // the library came from the tarball's dist/, never from the repository's sources (dist/index.js
+    // only re-exports, so it renders no code of its own and is not among a chunk's modules)
+    expect(modules).toContain(join(viteInstalled, 'dist/init.js'));
+    expect(modules).toContain(join(viteInstalled, 'dist/attribution.js'));
+    const library = modules.filter((id) => id.startsWith(webOtelDir + '/') || id.includes('/@connect-observability/web-otel/'));
+    expect(library.length).toBeGreaterThan(10);
+    expect(library.filter((id) => !id.startsWith(join(viteInstalled, 'dist') + '/'))).toEqual([]);
+
+    // one @opentelemetry/api package root, and its global registry key once in the bundle
+    const apiRoots = new Set(modules.map((id) => /^(.*\/node_modules\/@opentelemetry\/api)\//.exec(id)?.[1]).filter(Boolean));
+    expect([...apiRoots]).toEqual([join(repoModules, '@opentelemetry/api')]);
+    expect(code.match(/(?<![\w.])opentelemetry\.js\.api\./g)).toHaveLength(1);
+  }, TEST_TIMEOUT);
+
   it('type-checks an app against the tarball .d.ts (tsc --noEmit, moduleResolution bundler)', async () => {
     // tsc has no nodePaths: each declared dependency maps to its copy in the repository's node_modules
     const paths: Record<string, string[]> = {};
@@ -199,3 +268,16 @@ describe('the npm pack tarball, installed in an app', () => {
     expect(check).toBe('');
   }, TEST_TIMEOUT);
 });
+
+/** A markdown file's anchors: its headings' as GitHub makes them (simplified: no repeats, no inline links) and its HTML ids. */
+function headingAnchors(markdown: string): Set<string> {
+  const prose = markdown.replace(/^```[\s\S]*?^```/gm, '');
+  const headings = [...prose.matchAll(/^ {0,3}#{1,6}\s+(.*?)\s*$/gm)].map((m) =>
+    m[1]!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+      .replace(/ /g, '-'),
+  );
+  const ids = [...prose.matchAll(/<[a-z]+\s[^>]*\b(?:id|name)="([^"]+)"/gi)].map((m) => m[1]!);
+  return new Set([...headings, ...ids]);
+}
