@@ -8,3 +8,6 @@ export const sqlPaths = {
   app: fileURLToPath(new URL('app/', sqlRoot)),
   seed: fileURLToPath(new URL('seed/', sqlRoot)),
 };
+
+/** The prepared embedded database (a template per migration set) is kept here between starts. */
+export const cacheDir = fileURLToPath(new URL('../../node_modules/.cache/cc-exporter/', import.meta.url));

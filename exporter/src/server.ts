@@ -4,12 +4,11 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { ConfigError, loadConfig, redactUrl, type Config } from './config.js';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
+import { startDemoDatabase } from './demo-database.js';
+import { EmbeddedUnavailableError, type EmbeddedDatabase } from './embedded.js';
 import { createExporter } from './exporter.js';
 import { createLogger, type Logger } from './log.js';
-import { setUpDevelopmentDatabase } from './migrate.js';
 import { startSimulator, type Simulator } from './simulator.js';
 import { version } from './version.js';
 
@@ -122,19 +121,17 @@ async function main(): Promise<void> {
 }
 
 async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedDatabase> {
+  // The one human line before the banner: the embedded database takes a second or two, the first
+  // start on a machine a few more (it keeps a template for the next ones).
+  process.stdout.write('  DATABASE_URL is not set: starting the embedded demo database (PGlite)...\n');
   logger.info({ dataDir: config.embedded.dataDir ?? null }, 'no DATABASE_URL: starting the embedded database');
-  const embedded = await startEmbeddedDatabase({ dataDir: config.embedded.dataDir });
-  const client = new pg.Client({ connectionString: embedded.connectionString });
-  await client.connect();
-  try {
-    await setUpDevelopmentDatabase(client, { logger, seed: true });
-  } finally {
-    await client.end();
-  }
+  const started = performance.now();
+  const embedded = await startDemoDatabase({ dataDir: config.embedded.dataDir, seed: true, logger });
+  logger.info({ source: embedded.source, ms: Math.round(performance.now() - started) }, 'embedded database ready');
   return embedded;
 }
 
 main().catch((err: unknown) => {
   process.stderr.write(`cc-exporter: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  process.exit(err instanceof EmbeddedUnavailableError ? 2 : 1);
 });
