@@ -103,7 +103,9 @@ describe('docker-compose.yml', () => {
     }
     const froms = read('exporter/Dockerfile').split('\n').filter((l) => /^FROM /i.test(l)).map((l) => l.split(/\s+/)[1] ?? '');
     expect(froms.length).toBeGreaterThanOrEqual(2);
-    for (const from of froms) expect(from).toMatch(/^node:20\.\d+\.\d+-bookworm-slim$/);
+    // One Node.js image for every stage: the current LTS line, pinned to a release.
+    expect(new Set(froms).size).toBe(1);
+    for (const from of froms) expect(from).toMatch(/^node:26\.\d+\.\d+-trixie-slim$/);
     expect(read('exporter/Dockerfile')).toMatch(/^USER node$/m);
   });
 
