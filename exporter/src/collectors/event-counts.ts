@@ -1,7 +1,7 @@
 // The event collector's counts as plain data (counters and histograms by label set), so that
 // they can be committed to Postgres together with the cursor, restored exactly by the next
 // process or another replica, and served through the registry as they were committed.
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 export type Labels = Record<string, string>;
 
@@ -194,16 +194,21 @@ export class EventCounts {
  * Registers one registry metric per spec that renders whatever counts `current()` returns, or
  * nothing while it returns undefined (before the committed counts were read, or while they
  * cannot be: serving anything else could go below what was served before).
+ *
+ * get() reports the metric's name as it is at the time, as prom-client's own metrics do: a
+ * registry made for OpenMetrics renames a counter cc_x_total to its family cc_x before rendering
+ * and writes the samples cc_x_total (with spec.name they came out cc_x_total_total).
  */
-export function registerCounts(registry: Registry, specs: ReadonlyMap<string, MetricSpec>, current: () => EventCounts | undefined): void {
+export function registerCounts(registry: Registry<RegistryContentType>, specs: ReadonlyMap<string, MetricSpec>, current: () => EventCounts | undefined): void {
   for (const spec of specs.values()) {
-    registry.registerMetric({
+    const metric = {
       name: spec.name,
       help: spec.help,
       type: spec.type,
-      get: async () => ({ name: spec.name, help: spec.help, type: spec.type, values: current()?.values(spec.name) ?? [], aggregator: 'sum' }),
+      get: async () => ({ name: metric.name, help: spec.help, type: spec.type, values: current()?.values(spec.name) ?? [], aggregator: 'sum' }),
       reset: () => undefined,
-    } as unknown as Parameters<Registry['registerMetric']>[0]);
+    };
+    registry.registerMetric(metric as unknown as Parameters<Registry<RegistryContentType>['registerMetric']>[0]);
   }
 }
 
