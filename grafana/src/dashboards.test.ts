@@ -11,6 +11,7 @@ import { deploymentsDashboardUrl } from '../../exporter/src/deploy/alertmanager.
 import { DATASOURCES } from './common.js';
 import { DASHBOARDS_DIR, staleDashboards } from './generate.js';
 import { DASHBOARDS } from './index.js';
+import { DEFAULT_SELECTORS, injectSelectors, missingSelectors } from './selectors.js';
 import { webVitals } from './web-vitals.js';
 import { expandPromql, expandSql, lintDashboard, panelsOf, promqlLintProblems, promqlSyntaxErrors, rowsOf, targetsOf, type ProvisionedDatasource } from './verify.js';
 
@@ -67,6 +68,47 @@ describe('generated dashboards', () => {
     }
     const uids = Object.keys(DASHBOARDS).map((f) => committed(f).uid);
     expect(new Set(uids).size).toBe(uids.length);
+  });
+});
+
+describe('job selectors', () => {
+  const selectors = { exporter: 'job="x", namespace="n"', alertmanager: 'job="am"', prometheus: 'job="p"' };
+
+  it('every series selector of every committed query carries the selector of its job', () => {
+    let checked = 0;
+    for (const file of Object.keys(DASHBOARDS)) {
+      for (const t of targetsOf(file, committed(file)).filter((t) => t.kind === 'prometheus')) {
+        expect(missingSelectors(t.query, DEFAULT_SELECTORS), `${file} / ${t.where}: ${t.query}`).toEqual([]);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(60);
+    // Those of Alertmanager's metrics carry Alertmanager's, not the exporter's.
+    expect(JSON.stringify(committed('system-health.json'))).toContain('alertmanager_alerts{job=\\"alertmanager\\"}');
+  });
+
+  it('are added to each series selector: with matchers, without, by __name__, in ranges and under Grafana macros', () => {
+    expect(injectSelectors('sum(rate(cc_events_total{event_type="x"}[$__rate_interval])) / up', selectors))
+      .toBe('sum(rate(cc_events_total{job="x", namespace="n", event_type="x"}[$__rate_interval])) / up{job="x", namespace="n"}');
+    expect(injectSelectors('cc_up{} or {__name__=~"cc_a|cc_b"}', selectors)).toBe('cc_up{job="x", namespace="n"} or {job="x", namespace="n", __name__=~"cc_a|cc_b"}');
+    expect(injectSelectors('sum by (state) (alertmanager_alerts) + prometheus_rule_evaluation_failures_total offset 5m', selectors))
+      .toBe('sum by (state) (alertmanager_alerts{job="am"}) + prometheus_rule_evaluation_failures_total{job="p"} offset 5m');
+    expect(injectSelectors('time() - max(cc_backup_last_success_timestamp_seconds{store=~"$store"}[$__range])', selectors))
+      .toBe('time() - max(cc_backup_last_success_timestamp_seconds{job="x", namespace="n", store=~"$store"}[$__range])');
+  });
+
+  it('leave the series Prometheus makes (ALERTS) and recording rules alone, and refuse a hand-written job', () => {
+    expect(injectSelectors('count(ALERTS{alertstate="firing"}) or vector(0)', selectors)).toBe('count(ALERTS{alertstate="firing"}) or vector(0)');
+    expect(injectSelectors('cc:api_error_ratio:rate5m > 0', selectors)).toBe('cc:api_error_ratio:rate5m > 0');
+    expect(() => injectSelectors('up{job="cc-exporter"}', selectors)).toThrow(/hand-written job matcher/);
+    expect(() => injectSelectors('sum(rate(x[5m])', selectors)).toThrow(/syntax error/);
+  });
+
+  it('the check finds a series without its selector, or with the default one after an override', () => {
+    expect(missingSelectors('sum(cc_up) + up{job="x", namespace="n"}', selectors)).toEqual(['cc_up (a series of the exporter without job="x", namespace="n")']);
+    expect(missingSelectors('max(cc_up{job="cc-exporter"})', selectors)).toHaveLength(1);
+    expect(missingSelectors('alertmanager_alerts{job="x", namespace="n"}', selectors)).toHaveLength(1);
+    expect(missingSelectors('ALERTS{alertstate="firing"}', selectors)).toEqual([]);
   });
 });
 

@@ -22,7 +22,8 @@ export function exporter(): dashboard.DashboardBuilder {
         unit: units.BoolYesNo,
         named: true,
         width: 6,
-        targets: [prom('up{job="cc-exporter"}', { legend: '{{instance}}', instant: true })],
+        // up of the exporter's scrape job: selectors.ts gives every series its job's selector.
+        targets: [prom('up', { legend: '{{instance}}', instant: true })],
       }),
     )
     .withPanel(
@@ -76,7 +77,7 @@ export function exporter(): dashboard.DashboardBuilder {
         min: 0,
         targets: [
           prom('max by (collector) (cc_collector_duration_seconds)', { legend: '{{collector}}' }),
-          prom('max(scrape_duration_seconds{job="cc-exporter"})', { legend: 'whole scrape' }),
+          prom('max(scrape_duration_seconds)', { legend: 'whole scrape' }),
         ],
       }),
     )

@@ -1,20 +1,25 @@
 // The dashboards, by the file each is generated into under grafana/dashboards/. The only list.
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { exporter } from './exporter.js';
+import { DEFAULT_SELECTORS, withSelectors, type Selectors } from './selectors.js';
 import { systemHealth } from './system-health.js';
 import { webVitals } from './web-vitals.js';
 
-export const DASHBOARDS: Record<string, () => Dashboard> = {
-  'system-health.json': () => finalize(systemHealth().build()),
-  'web-vitals.json': () => finalize(webVitals().build()),
-  'exporter.json': () => finalize(exporter().build()),
+/**
+ * Each dashboard with the job selectors of `selectors.ts` in every query: the defaults are what
+ * is committed and provisioned; other selectors are what the mixin renders for another `_config`.
+ */
+export const DASHBOARDS: Record<string, (selectors?: Selectors) => Dashboard> = {
+  'system-health.json': (selectors = DEFAULT_SELECTORS) => finalize(systemHealth().build(), selectors),
+  'web-vitals.json': (selectors = DEFAULT_SELECTORS) => finalize(webVitals().build(), selectors),
+  'exporter.json': (selectors = DEFAULT_SELECTORS) => finalize(exporter().build(), selectors),
 };
 
 /**
  * Stable panel ids (links to a panel use them) and query refIds (table columns and overrides
- * name them), assigned in order where the code did not set them.
+ * name them), assigned in order where the code did not set them; the job selectors in every query.
  */
-export function finalize(board: Dashboard): Dashboard {
+export function finalize(board: Dashboard, selectors: Selectors = DEFAULT_SELECTORS): Dashboard {
   const taken = new Set((board.panels ?? []).map((p) => p.id).filter((id) => id));
   let nextId = 1;
   for (const panel of board.panels ?? []) {
@@ -29,7 +34,7 @@ export function finalize(board: Dashboard): Dashboard {
       target.refId ??= String.fromCharCode(65 + i);
     });
   }
-  return board;
+  return withSelectors(board, selectors);
 }
 
 /** A dashboard as committed: stable key order of the SDK's output, two-space indent, final newline. */
