@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { requireAuth } from './auth.js';
 import type { Queryable } from './collectors/index.js';
 import type { Config } from './config.js';
+import { contentTypes, negotiateFormat } from './exposition.js';
 import { createAckRouter } from './hooks/ack-route.js';
 import { createHooksRouter, type HooksDeps } from './hooks/index.js';
 import { createOtlpRouter } from './ingest/otlp.js';
@@ -58,9 +59,11 @@ export function createApp({ scraper, db, auth, otlp, logger, hooks }: AppDeps): 
     );
   });
 
-  app.get('/metrics', requireAuth(auth), async (_req, res) => {
-    const body = await scraper.scrape();
-    res.set('Content-Type', scraper.contentType).send(body);
+  // OpenMetrics to a scraper that prefers it (Prometheus does), the text format to any other.
+  app.get('/metrics', requireAuth(auth), async (req, res) => {
+    const format = negotiateFormat(req.get('accept'));
+    const body = await scraper.scrape(format);
+    res.set({ 'Content-Type': contentTypes[format], Vary: 'Accept' }).send(body);
   });
 
   app.get('/healthz', (_req, res) => {

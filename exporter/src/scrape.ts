@@ -3,6 +3,7 @@
 // into a failed scrape. When Postgres is unreachable it serves cc_up 0 and no business series.
 import { Gauge, Registry } from 'prom-client';
 import type { Collector, Queryable } from './collectors/index.js';
+import { renderOpenMetrics, type ExpositionFormat } from './exposition.js';
 import type { Logger } from './log.js';
 
 export interface ScraperOptions {
@@ -16,13 +17,16 @@ export interface ScraperOptions {
 }
 
 export interface Scraper {
-  /** Refresh every collector, then render the registry. */
-  scrape(): Promise<string>;
+  /**
+   * Refresh every collector, then render the registry: as Prometheus text 0.0.4 (the default) or
+   * as OpenMetrics 1.0.0 (contentTypes in ./exposition.ts names each). Both render the same
+   * refresh; neither changes the registry, so concurrent scrapes may ask for either.
+   */
+  scrape(format?: ExpositionFormat): Promise<string>;
   /** Refresh without rendering (shared with concurrent callers). */
   refresh(): Promise<void>;
   /** What the collectors say about a degraded way of working (for /readyz), one line each. */
   notes(): string[];
-  readonly contentType: string;
 }
 
 export function createScraper({ registry, db, collectors, logger, version, revision = 'unknown' }: ScraperOptions): Scraper {
@@ -105,11 +109,10 @@ export function createScraper({ registry, db, collectors, logger, version, revis
   return {
     refresh,
     notes: () => collectors.flatMap((c) => c.status?.() ?? []),
-    async scrape() {
+    async scrape(format = 'text') {
       await refresh();
-      return registry.metrics();
+      return format === 'openmetrics' ? renderOpenMetrics(registry) : registry.metrics();
     },
-    contentType: registry.contentType,
   };
 }
 
