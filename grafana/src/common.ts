@@ -4,6 +4,7 @@
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as expr from '@grafana/grafana-foundation-sdk/expr';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
@@ -20,6 +21,11 @@ export const DATASOURCES = {
 export const PROMETHEUS: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 export const POSTGRES: common.DataSourceRef = { type: 'grafana-postgresql-datasource', uid: '${postgres}' };
 
+/** A panel whose queries go to several datasources (each query names its own). */
+export const MIXED: common.DataSourceRef = { type: 'datasource', uid: '-- Mixed --' };
+/** Grafana's server-side expressions: math over the results of a panel's other queries, whatever their datasources. */
+export const EXPRESSION: common.DataSourceRef = { type: '__expr__', uid: '__expr__' };
+
 /** Grafana's own annotation store, where `cc-ops deploy` writes annotations tagged `deploy`. */
 const GRAFANA_ANNOTATIONS: common.DataSourceRef = { type: 'grafana', uid: '-- Grafana --' };
 
@@ -33,6 +39,8 @@ export interface PromOptions {
   /** table format: labels become columns (tables) */
   table?: boolean;
   refId?: string;
+  /** only an input of an expression: not shown */
+  hide?: boolean;
 }
 
 /**
@@ -43,9 +51,10 @@ export function onceAcrossReplicas(expr: string): string {
   return `max without (instance, pod) (${expr})`;
 }
 
-export function prom(expr: string, { legend, instant = false, table: asTable = false, refId }: PromOptions = {}): prometheus.DataqueryBuilder {
-  const query = new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).editorMode(prometheus.QueryEditorMode.Code);
+export function prom(promql: string, { legend, instant = false, table: asTable = false, refId, hide }: PromOptions = {}): prometheus.DataqueryBuilder {
+  const query = new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(promql).editorMode(prometheus.QueryEditorMode.Code);
   if (legend !== undefined) query.legendFormat(legend);
+  if (hide) query.hide(true);
   if (instant) query.instant();
   else query.range();
   if (asTable) query.format(prometheus.PromQueryFormat.Table);
@@ -56,6 +65,7 @@ export function prom(expr: string, { legend, instant = false, table: asTable = f
 /** A query of Grafana's PostgreSQL datasource (the SDK has no builder for it; this is its JSON model). */
 export interface SqlQuery extends Dataquery {
   refId?: string;
+  hide?: boolean;
   datasource?: common.DataSourceRef;
   rawSql: string;
   rawQuery: true;
@@ -75,12 +85,21 @@ export class SqlQueryBuilder implements Builder<Dataquery> {
     return this;
   }
 
+  /** only an input of an expression: not shown */
+  hide(): this {
+    this.internal.hide = true;
+    return this;
+  }
+
   build(): SqlQuery {
     return this.internal;
   }
 }
 
 export const sql = (rawSql: string, format: SqlQuery['format'] = 'table') => new SqlQueryBuilder(rawSql, format);
+
+/** A math expression over other queries of the panel by refId (`$A + $B`): how a panel adds up results of two datasources. */
+export const math = (refId: string, expression: string) => new expr.TypeMathBuilder().datasource(EXPRESSION).refId(refId).expression(expression);
 
 function dedent(text: string): string {
   const lines = text.replace(/^\n/, '').replace(/\s+$/, '').split('\n');
@@ -219,7 +238,7 @@ export interface TimeseriesSpec extends PanelSpec {
 }
 
 export function timeseriesPanel(spec: TimeseriesSpec): timeseries.PanelBuilder {
-  const panel = place(new timeseries.PanelBuilder().datasource(spec.targets.some(isSql) ? POSTGRES : PROMETHEUS), spec, { width: 12, height: 8 })
+  const panel = place(new timeseries.PanelBuilder().datasource(panelDatasource(spec.targets)), spec, { width: 12, height: 8 })
     .fillOpacity(spec.stacked ? 60 : 10)
     .lineWidth(1)
     .showPoints(common.VisibilityMode.Never)
@@ -245,7 +264,7 @@ export interface StatSpec extends PanelSpec {
 }
 
 export function statPanel(spec: StatSpec): stat.PanelBuilder {
-  const panel = place(new stat.PanelBuilder().datasource(spec.targets.some(isSql) ? POSTGRES : PROMETHEUS), spec, { width: 6, height: 5 })
+  const panel = place(new stat.PanelBuilder().datasource(panelDatasource(spec.targets)), spec, { width: 6, height: 5 })
     .graphMode(common.BigValueGraphMode.None)
     .colorMode(spec.thresholds ? common.BigValueColorMode.Value : common.BigValueColorMode.None)
     .textMode(spec.named ? common.BigValueTextMode.ValueAndName : common.BigValueTextMode.Value)
@@ -260,17 +279,21 @@ export interface TableSpec extends PanelSpec {
   columns?: Record<string, { unit?: string; displayName?: string; hidden?: boolean; links?: { title: string; url: string }[] }>;
   /** Prometheus instant queries, one per column, joined on these labels into one table */
   joinOn?: string;
+  /** the rows of every query in one table (queries of several datasources: the same columns line up) */
+  merge?: boolean;
   sortBy?: { column: string; desc: boolean };
 }
 
 export function tablePanel(spec: TableSpec): table.PanelBuilder {
-  const panel = place(new table.PanelBuilder().datasource(spec.targets.some(isSql) ? POSTGRES : PROMETHEUS), spec, { width: 24, height: 9 })
+  const panel = place(new table.PanelBuilder().datasource(panelDatasource(spec.targets)), spec, { width: 24, height: 9 })
     .cellHeight(common.TableCellHeight.Sm)
     .filterable(true);
   if (spec.joinOn) {
     // Instant queries in table format: one frame each; merge joins them on their labels.
     panel.withTransformation({ id: 'merge', options: {} });
     panel.withTransformation({ id: 'organize', options: { excludeByName: { Time: true }, indexByName: {}, renameByName: {} } });
+  } else if (spec.merge) {
+    panel.withTransformation({ id: 'merge', options: {} });
   }
   for (const [column, options] of Object.entries(spec.columns ?? {})) {
     const properties: dashboard.DynamicConfigValue[] = [];
@@ -293,6 +316,13 @@ export function thresholdSteps(steps: [number, string][]): dashboard.ThresholdsC
 
 function isSql(target: Builder<Dataquery>): boolean {
   return target instanceof SqlQueryBuilder;
+}
+
+/** The panel's datasource: its queries', or Mixed when they go to several (expressions included). */
+function panelDatasource(targets: Builder<Dataquery>[]): common.DataSourceRef {
+  const kinds = new Set(targets.map((t) => (t instanceof expr.TypeMathBuilder ? 'expression' : isSql(t) ? 'sql' : 'prometheus')));
+  if (kinds.size > 1) return MIXED;
+  return kinds.has('sql') ? POSTGRES : PROMETHEUS;
 }
 
 /** A dashboard with the settings all of ours share. */

@@ -1,20 +1,22 @@
 // Every query of every generated dashboard, run against the real thing: the alerting stack of
 // the alerting tests (exporter, real Prometheus and Alertmanager, a Postgres server or PGlite)
 // with the demo data and a few rounds of demo traffic (events, order transitions, OTLP spans, a
-// payment failure that fires an alert through Alertmanager into alert_history). PromQL goes to
+// payment failure that fires an alert through Alertmanager into alert_history, and the alert cc-ops
+// pushes when a rollback fails, straight into Alertmanager through its API). PromQL goes to
 // Prometheus with Grafana's variables and intervals substituted; SQL runs with Grafana's macros
 // expanded, in a read-only transaction as the read-only cc_grafana role that Grafana logs in as.
 // Each query must succeed, and return data: the traffic touches every panel.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import type { Dashboard, Panel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pushAlerts } from '../../exporter/src/deploy/alertmanager.js';
 import { alertingStackSkip, eventually, startAlertingStack, type AlertingStack } from '../../exporter/src/test/alerting-stack.js';
 import { waitUntilSettled } from '../../exporter/src/test/databases.js';
 import { jsonRequest, post } from '../../exporter/src/test/otlp.js';
 import { DASHBOARDS_DIR } from './generate.js';
 import { DASHBOARDS } from './index.js';
-import { expandPromql, expandSql, labelValuesOf, targetsOf, type DashboardTarget, type Expansion } from './verify.js';
+import { expandPromql, expandSql, labelValuesOf, panelsOf, targetsOf, type DashboardTarget, type Expansion } from './verify.js';
 
 const skip = alertingStackSkip();
 
@@ -112,6 +114,18 @@ describe.skipIf(skip !== undefined)(`dashboard queries against real data${skip ?
       const { rows } = await stack.exporter.pool.query(`SELECT 1 FROM public.alert_history WHERE alertname = 'PaymentFailures'`);
       return rows.length > 0 ? true : undefined;
     }, 60_000, 'PaymentFailures in alert_history');
+    // A rollback that failed, as cc-ops reports it: pushed to Alertmanager, never in Prometheus's rules.
+    const now = Date.now();
+    await pushAlerts({ url: stack.alertmanager.url, token: undefined }, [{
+      labels: { alertname: 'DeploymentRollbackFailed', severity: 'critical', environment: 'production' },
+      annotations: { summary: 'A failed deployment could not be rolled back.', description: 'e2e' },
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + 3600_000).toISOString(),
+    }], 10_000);
+    await eventually(async () => {
+      const { rows } = await stack.exporter.pool.query(`SELECT 1 FROM public.alert_history WHERE alertname = 'DeploymentRollbackFailed' AND status = 'firing'`);
+      return rows.length > 0 ? true : undefined;
+    }, 60_000, 'the pushed DeploymentRollbackFailed in alert_history');
     await new Promise((resolve) => setTimeout(resolve, 3000)); // a few more scrapes and evaluations
   }, 240_000);
 
@@ -203,6 +217,65 @@ describe.skipIf(skip !== undefined)(`dashboard queries against real data${skip ?
     process.stdout.write(`\nSQL targets and their rows: ${JSON.stringify(counts)}\n`);
     expect(Object.keys(counts).length).toBeGreaterThanOrEqual(6);
   });
+
+  it("the Active alerts card and table show every alert Alertmanager holds, the one cc-ops pushed too", async () => {
+    const board = boards.find(([file]) => file === 'system-health.json')![1];
+    const activeAlerts = (type: string): Panel => panelsOf(board).find((p) => p.title === 'Active alerts' && p.type === type)!;
+    const [card, table] = [activeAlerts('stat'), activeAlerts('table')];
+    type Target = { refId: string; expr?: string; rawSql?: string; expression?: string };
+    const targets = (panel: Panel) => (panel.targets ?? []) as unknown as Target[];
+    const end = Date.now() / 1000;
+    const expansion: Expansion = { variables: all(board), interval: '2s', rateInterval: '10s', range: '600s' };
+    /** A panel's queries as Grafana runs them: PromQL instant, SQL as cc_grafana read-only; rows by refId. */
+    const run = async (panel: Panel): Promise<Record<string, Record<string, unknown>[]>> => {
+      const out: Record<string, Record<string, unknown>[]> = {};
+      for (const t of targets(panel)) {
+        if (t.expr !== undefined) {
+          const data = await prometheus('/api/v1/query', { query: expandPromql(t.expr, expansion), time: String(end) });
+          out[t.refId] = data.result.map((r) => ({ ...r.metric, Value: Number(r.value![1]) }));
+        } else if (t.rawSql !== undefined) {
+          const client = await stack.exporter.pool.connect();
+          try {
+            await client.query('BEGIN READ ONLY');
+            await client.query('SET LOCAL ROLE cc_grafana');
+            out[t.refId] = (await client.query<Record<string, unknown>>(expandSql(t.rawSql, { from: new Date(Date.now() - 3600_000), to: new Date() }, all(board)))).rows;
+          } finally {
+            await client.query('ROLLBACK');
+            client.release();
+          }
+        }
+      }
+      return out;
+    };
+    /** Grafana's math expressions, the sums the card uses: `$A + $B` of one-value inputs. */
+    const evaluate = (expression: string, results: Record<string, Record<string, unknown>[]>): number =>
+      expression.split('+').map((term) => {
+        const rows = results[term.trim().replace(/^\$/, '')];
+        if (!rows || rows.length !== 1) throw new Error(`${term} is not one value: ${JSON.stringify(rows)}`);
+        const numbers = Object.values(rows[0]!).filter((v) => typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v)));
+        if (numbers.length !== 1) throw new Error(`${term} has not one number column: ${JSON.stringify(rows)}`);
+        return Number(numbers[0]);
+      }).reduce((a, b) => a + b, 0);
+
+    // Prometheus never has the pushed alert: ALERTS alone would miss it.
+    expect(await stack.query('ALERTS{alertname="DeploymentRollbackFailed"}')).toEqual([]);
+
+    // Alertmanager's own list (active, silenced and inhibited), the heartbeat aside, is the truth.
+    const seen = await eventually(async () => {
+      const res = await fetch(`${stack.alertmanager.url}/api/v2/alerts`);
+      const held = ((await res.json()) as { labels: Record<string, string> }[]).map((a) => a.labels).filter((l) => l.alertname !== 'Watchdog');
+      const cardResults = await run(card);
+      const expressions = Object.fromEntries(targets(card).filter((t) => t.expression).map((t) => [t.refId, evaluate(t.expression!, cardResults)]));
+      const rows = Object.values(await run(table)).flat();
+      const shown = { firing: expressions.Firing, critical: expressions.Critical, names: rows.map((r) => String(r.alertname)).sort() };
+      const truth = { firing: held.length, critical: held.filter((l) => l.severity === 'critical').length, names: held.map((l) => l.alertname!).sort() };
+      if (JSON.stringify(shown) !== JSON.stringify(truth)) throw new Error(`the panels show ${JSON.stringify(shown)}, Alertmanager holds ${JSON.stringify(truth)}`);
+      return shown;
+    }, 60_000, 'the Active alerts card and table to show what Alertmanager holds');
+    expect(seen.names).toEqual(expect.arrayContaining(['DeploymentRollbackFailed', 'PaymentFailures']));
+    expect(seen.critical).toBeGreaterThanOrEqual(2);
+    process.stdout.write(`\nActive alerts: ${JSON.stringify(seen)}\n`);
+  }, 120_000);
 
   it('cc_grafana cannot write, even through a query a dashboard could hold', async () => {
     const client = await stack.exporter.pool.connect();

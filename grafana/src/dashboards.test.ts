@@ -13,7 +13,8 @@ import { DASHBOARDS_DIR, staleDashboards } from './generate.js';
 import { DASHBOARDS } from './index.js';
 import { DEFAULT_SELECTORS, injectSelectors, missingSelectors } from './selectors.js';
 import { webVitals } from './web-vitals.js';
-import { expandPromql, expandSql, lintDashboard, panelsOf, promqlLintProblems, promqlSyntaxErrors, rowsOf, targetsOf, type ProvisionedDatasource } from './verify.js';
+import { PUSHED_ALERTS } from './alerts.js';
+import { alertReadsOf, expandPromql, expandSql, lintDashboard, panelsOf, promqlLintProblems, promqlSyntaxErrors, rowsOf, targetsOf, type ProvisionedDatasource } from './verify.js';
 
 const PROVISIONING = new URL('../provisioning/', import.meta.url);
 
@@ -210,10 +211,79 @@ describe('the System Health dashboard replaces the old page', () => {
     for (const column of ['acknowledged_by', 'acknowledged_at', 'ack_note', 'am_state']) expect(sqlText).toContain(column);
     const links = (history.fieldConfig?.overrides ?? []).find((o) => (o.matcher as { options?: string })?.options === 'Acknowledge')?.properties?.find((p) => p.id === 'links')?.value;
     expect(links).toEqual([{ title: 'Acknowledge this occurrence', url: '${exporter_url}/alerts/ack?id=${__data.fields.id}', targetBlank: true }]);
-    // The Watchdog always fires: the alert counts and tables leave it out.
-    const alertQueries = panelsOf(board).filter((p) => p.title === 'Active alerts').flatMap((p) => ((p.targets ?? []) as { expr?: string }[]).map((t) => t.expr ?? ''));
-    expect(alertQueries.length).toBeGreaterThan(0);
-    for (const expr of alertQueries) expect(expr).toContain('alertname!="Watchdog"');
+  });
+});
+
+describe('the Active alerts panels list every alert', () => {
+  const board = committed('system-health.json');
+  const panels = panelsOf(board).filter((p) => p.title === 'Active alerts');
+  const repo = new URL('../../', import.meta.url);
+
+  // The source of truth: the alerts of the mixin's rules, and the alerts the code pushes.
+  interface RuleFile { groups: { rules: { alert?: string; expr: string }[] }[] }
+  const rules = (parse(readFileSync(new URL('prometheus/rules/connect.yml', repo), 'utf8')) as RuleFile).groups.flatMap((g) => g.rules).filter((r) => r.alert);
+  const ruleNames = [...new Set(rules.map((r) => r.alert!))];
+  const sourceFiles = (dir: string): string[] =>
+    readdirSync(new URL(dir, repo), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|mjs|js|ya?ml|sh)$/.test(f) && !/\.test\.ts$|(^|\/)(node_modules|dist)\//.test(f)).map((f) => `${dir}${f}`);
+  const code = ['exporter/src/', 'scripts/', '.github/', 'edge/', 'web-otel/src/'].flatMap(sourceFiles);
+  const read = (file: string) => readFileSync(new URL(file, repo), 'utf8');
+  /** Every alert some code pushes to Alertmanager: the alert names of the modules that call pushAlerts. */
+  const pushers = code.filter((f) => f.endsWith('.ts') && /\bpushAlerts\(/.test(read(f)) && !f.endsWith('deploy/alertmanager.ts'));
+  const pushedNames = [...new Set(pushers.flatMap((f) => [...read(f).matchAll(/\balertname: '(\w+)'/g)].map((m) => m[1]!)))];
+  const heartbeat = rules.filter((r) => r.expr.trim() === 'vector(1)').map((r) => r.alert!);
+  const every = [...new Set([...ruleNames, ...pushedNames])].filter((n) => !heartbeat.includes(n));
+
+  /** What a panel would miss or count twice: a pushed alert not read from alert_history (Prometheus never has it), a rule's not from ALERTS. */
+  const problemsOf = (panel: Panel): string[] => {
+    const reads = alertReadsOf(panel, [...every, ...heartbeat]);
+    return [
+      ...every.filter((n) => (pushedNames.includes(n) ? !reads.alertHistory.includes(n) : !reads.prometheus.includes(n))).map((n) => `misses ${n}`),
+      ...every.filter((n) => reads.prometheus.includes(n) && reads.alertHistory.includes(n)).map((n) => `counts ${n} twice`),
+      ...heartbeat.filter((n) => reads.prometheus.includes(n) || reads.alertHistory.includes(n)).map((n) => `shows the always-firing ${n}`),
+    ];
+  };
+
+  it('the truth is derived: the rules, the always-firing heartbeat, and the alerts cc-ops pushes', () => {
+    expect(ruleNames.length).toBeGreaterThan(20);
+    expect(heartbeat).toEqual(['Watchdog']);
+    expect(pushers).toEqual(['exporter/src/cli/rollback.ts']);
+    expect(pushedNames.sort()).toEqual(['DeploymentRollbackFailed', 'DeploymentRolledBack']);
+    expect(ruleNames).not.toContain('DeploymentRollbackFailed'); // pushed only: never in Prometheus's ALERTS
+    // The dashboard's list is the code's.
+    expect([...PUSHED_ALERTS].sort()).toEqual(pushedNames.sort());
+    // No other way of raising an alert in Alertmanager: its POST /api/v2/alerts is pushAlerts',
+    // and the exporter's reconciler, which only posts back resolutions of alerts Alertmanager held.
+    const posting = code.filter((f) => /POST[^\n]*(\n[^\n]*){0,2}api\/v2\/alerts|api\/v2\/alerts[^\n]*(\n[^\n]*){0,2}POST|amtool\s+alert\s+add/.test(read(f)));
+    expect(posting.sort()).toEqual(['exporter/src/deploy/alertmanager.ts', 'exporter/src/hooks/reconcile.ts']);
+  });
+
+  it('the card and the table read every alert, each from one place, the heartbeat from none', () => {
+    expect(panels.map((p) => p.type)).toEqual(['stat', 'table']);
+    for (const panel of panels) expect(problemsOf(panel), `${panel.type} Active alerts`).toEqual([]);
+  });
+
+  it('the card adds up what the two datasources count, and its critical count reads the same alerts', () => {
+    const card = panels.find((p) => p.type === 'stat')!;
+    const targets = (card.targets ?? []) as { refId?: string; hide?: boolean; expression?: string; severity?: string }[];
+    const shown = targets.filter((t) => !t.hide);
+    expect(shown.map((t) => [t.refId, t.expression])).toEqual([['Firing', '$A + $B'], ['Critical', '$C + $D']]);
+    const only = (refIds: string[]) => alertReadsOf({ ...card, targets: targets.filter((t) => refIds.includes(t.refId!)) } as Panel, every);
+    expect(only(['C', 'D'])).toEqual(only(['A', 'B']));
+    expect(only(['A', 'B'])).toEqual(alertReadsOf(card, every));
+    const text = JSON.stringify(targets.filter((t) => ['C', 'D'].includes(t.refId!)));
+    expect(text).toContain('severity=\\"critical\\"');
+    expect(text).toContain("severity = 'critical'");
+  });
+
+  it('the check finds the panel of before, which missed DeploymentRollbackFailed, and a rule left out', () => {
+    const before = { ...panels[0]!, targets: [{ refId: 'A', expr: 'count(ALERTS{alertstate="firing", alertname!="Watchdog"}) or vector(0)' }] } as unknown as Panel;
+    expect(problemsOf(before)).toEqual(['misses DeploymentRolledBack', 'misses DeploymentRollbackFailed']);
+    const table = panels[1]!;
+    const narrowed = {
+      ...table,
+      targets: (table.targets as { expr?: string }[]).map((t) => (t.expr ? { ...t, expr: t.expr.replace('HighErrorRate|', '') } : t)),
+    } as Panel;
+    expect(problemsOf(narrowed)).toEqual(['misses HighErrorRate']);
   });
 });
 
@@ -241,6 +311,21 @@ describe('the lint rules catch what they are for', () => {
     const b = base();
     b.templating!.list![0]!.current = { text: 'x', value: 'gone' };
     expect(lintDashboard('x', b, provisioned).join('\n')).toContain('defaults to datasource uid "gone"');
+  });
+
+  it('in a Mixed panel: a query with a fixed datasource, an expression over a query that is not there, every query hidden', () => {
+    const b = structuredClone(committed('system-health.json'));
+    const card = panelsOf(b).find((p) => p.title === 'Active alerts' && p.type === 'stat')!;
+    expect(card.datasource).toEqual({ type: 'datasource', uid: '-- Mixed --' });
+    expect(lintDashboard('x', b, provisionedDatasources())).toEqual([]);
+    const targets = card.targets as { refId?: string; hide?: boolean; expression?: string; datasource?: { type?: string; uid?: string } }[];
+    targets[0]!.datasource = { type: 'prometheus', uid: 'some-prometheus' };
+    targets.find((t) => t.refId === 'Firing')!.expression = '$A + $Z';
+    const problems = lintDashboard('x', b, provisionedDatasources()).join('\n');
+    expect(problems).toContain('a query of a Mixed panel is not through a datasource variable');
+    expect(problems).toContain('expression Firing reads $Z, which is no other query of the panel');
+    for (const t of targets) t.hide = true;
+    expect(lintDashboard('x', b, provisionedDatasources()).join('\n')).toContain('every query is hidden');
   });
 
   it('a fixed rate window, a bare counter and a syntax error', () => {

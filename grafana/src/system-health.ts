@@ -3,8 +3,9 @@
 // come from Prometheus; lists of individual things (errors, alerts, deploys) from Postgres.
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
+import { firingAlertsSelector, PUSHED_ALERTS, PUSHED_FIRING } from './alerts.js';
 import {
-  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, exporterUrlVariable, onceAcrossReplicas, postgresVariable, prom, releaseVariable, serviceVariable, sql, statPanel,
+  baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, exporterUrlVariable, math, onceAcrossReplicas, postgresVariable, prom, releaseVariable, serviceVariable, sql, statPanel,
   storeVariable, tablePanel, TELEMETRY, timeseriesPanel,
 } from './common.js';
 
@@ -62,12 +63,17 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       statPanel({
         title: 'Active alerts',
-        description: 'Alerts firing now in Prometheus (the Watchdog, which always fires, left out), and how many of them are critical. Silenced alerts still count here; see the Alerts row.',
+        description: `Connect's alerts firing now, and how many of them are critical: those of its Prometheus rules (ALERTS; the Watchdog, which always fires, left out) plus those cc-ops pushes straight to Alertmanager (${PUSHED_ALERTS.join(', ')}), which Prometheus never sees, from alert_history. Silenced alerts still count here; see the Alerts row.`,
         unit: units.Short,
         named: true,
         targets: [
-          prom('count(ALERTS{alertstate="firing", alertname!="Watchdog"}) or vector(0)', { legend: 'Firing', instant: true, refId: 'A' }),
-          prom('count(ALERTS{alertstate="firing", severity="critical", alertname!="Watchdog"}) or vector(0)', { legend: 'Critical', instant: true, refId: 'B' }),
+          // Grafana adds the two datasources' counts up (server-side expressions): the inputs are hidden.
+          prom(`count(${firingAlertsSelector()}) or vector(0)`, { instant: true, refId: 'A', hide: true }),
+          sql(`SELECT count(*) AS "Firing" FROM public.alert_history WHERE ${PUSHED_FIRING}`).refId('B').hide(),
+          prom(`count(${firingAlertsSelector('severity="critical"')}) or vector(0)`, { instant: true, refId: 'C', hide: true }),
+          sql(`SELECT count(*) AS "Critical" FROM public.alert_history WHERE ${PUSHED_FIRING} AND severity = 'critical'`).refId('D').hide(),
+          math('Firing', '$A + $B'),
+          math('Critical', '$C + $D'),
         ],
         thresholds: [[1, 'red']],
       }),
@@ -241,16 +247,27 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       tablePanel({
         title: 'Active alerts',
-        description: 'Alerts firing now, with their labels. Acknowledge one from the Alert history table below (who is on it, with a note): its repeated SMS pages stop for the cooldown, its next occurrence pages again. A silence is for planned work; the alert stays here until its condition clears.',
+        description: `Connect's alerts firing now, with their labels: those of its Prometheus rules (ALERTS), and those cc-ops pushes straight to Alertmanager (${PUSHED_ALERTS.join(', ')}) from alert_history. Acknowledge one from the Alert history table below (who is on it, with a note): its repeated SMS pages stop for the cooldown, its next occurrence pages again. A silence is for planned work; the alert stays here until its condition clears.`,
         unit: units.String,
         width: 16,
+        merge: true,
         columns: {
           Time: { hidden: true },
           __name__: { hidden: true },
           alertstate: { hidden: true },
           Value: { hidden: true },
+          'Value #A': { hidden: true },
         },
-        targets: [prom('ALERTS{alertstate="firing", alertname!="Watchdog"}', { instant: true, table: true })],
+        targets: [
+          prom(firingAlertsSelector(), { instant: true, table: true, refId: 'A' }),
+          sql(`
+            SELECT alertname,
+                   severity,
+                   labels ->> 'environment' AS environment
+              FROM public.alert_history
+             WHERE ${PUSHED_FIRING}
+             ORDER BY starts_at DESC`).refId('B'),
+        ],
       }),
     )
     .withPanel(

@@ -9,14 +9,21 @@ export interface DashboardTarget {
   dashboard: string;
   /** the panel title, or `annotation: <name>` / `variable: <name>` */
   where: string;
-  kind: 'prometheus' | 'sql';
-  /** PromQL expression or raw SQL, as written in the dashboard */
+  kind: 'prometheus' | 'sql' | 'expression';
+  /** PromQL expression, raw SQL or a server-side math expression, as written in the dashboard */
   query: string;
   instant: boolean;
   refId?: string;
 }
 
-type AnyTarget = { expr?: string; rawSql?: string; instant?: boolean; range?: boolean; refId?: string; datasource?: { type?: string; uid?: string } };
+type AnyTarget = {
+  expr?: string; rawSql?: string; expression?: string; type?: string; hide?: boolean; instant?: boolean; range?: boolean; refId?: string;
+  datasource?: { type?: string; uid?: string };
+};
+
+/** Grafana's Mixed datasource (each query names its own) and its server-side expressions. */
+export const MIXED_UID = '-- Mixed --';
+export const EXPRESSION_TYPE = '__expr__';
 
 export function panelsOf(board: Dashboard): Panel[] {
   const out: Panel[] = [];
@@ -38,6 +45,7 @@ export function targetsOf(name: string, board: Dashboard): DashboardTarget[] {
     const type = t.datasource?.type ?? fallbackType;
     if (t.expr !== undefined) out.push({ dashboard: name, where, kind: 'prometheus', query: t.expr, instant: t.instant === true, refId: t.refId });
     else if (t.rawSql !== undefined) out.push({ dashboard: name, where, kind: 'sql', query: t.rawSql, instant: true, refId: t.refId });
+    else if (type === EXPRESSION_TYPE && t.type === 'math' && t.expression !== undefined) out.push({ dashboard: name, where, kind: 'expression', query: t.expression, instant: true, refId: t.refId });
     else if (type !== 'grafana') throw new Error(`${name} / ${where}: a target that is neither PromQL nor SQL`);
   };
   for (const panel of panelsOf(board)) {
@@ -238,7 +246,7 @@ export function lintDashboard(name: string, board: Dashboard, provisioned: Provi
   const resolvesToProvisioned = (ref: { uid?: string; type?: string } | undefined, where: string) => {
     const uid = ref?.uid ?? '';
     const variable = uid.match(/^\$\{?(\w+)\}?$/)?.[1];
-    if (ref?.type === 'grafana') return;
+    if (ref?.type === 'grafana' || ref?.type === EXPRESSION_TYPE || (ref?.type === 'datasource' && uid === MIXED_UID)) return;
     if (variable) {
       if (!dsVariableNames.has(variable)) at(where, `datasource variable $${variable} does not exist`);
     } else if (!byUid.has(uid)) at(where, `datasource uid "${uid}" is not provisioned`);
@@ -277,14 +285,26 @@ export function lintDashboard(name: string, board: Dashboard, provisioned: Provi
         if (prop.id === 'unit' && !VALID_UNITS.has(prop.value as string)) at(where, `override with unknown unit "${String(prop.value)}"`);
       }
     }
-    // panel-datasource-rule: through a datasource variable that resolves to provisioning.
-    if (!/^\$\{?\w+\}?$/.test(panel.datasource?.uid ?? '')) at(where, 'panel datasource is not a datasource variable');
+    // panel-datasource-rule: through a datasource variable that resolves to provisioning, or
+    // Mixed, whose every query goes through one (or is an expression over the others).
+    const mixed = panel.datasource?.type === 'datasource' && panel.datasource.uid === MIXED_UID;
+    if (!mixed && !/^\$\{?\w+\}?$/.test(panel.datasource?.uid ?? '')) at(where, 'panel datasource is not a datasource variable');
     resolvesToProvisioned(panel.datasource, where);
     const targets = (panel.targets ?? []) as AnyTarget[];
     if (targets.length === 0) at(where, 'no queries');
+    if (targets.every((t) => t.hide)) at(where, 'every query is hidden');
+    const refIds = new Set(targets.map((t) => t.refId));
     for (const t of targets) {
       resolvesToProvisioned(t.datasource, where);
-      if (t.datasource?.uid !== panel.datasource?.uid) at(where, 'a query uses another datasource than its panel');
+      const expression = t.datasource?.type === EXPRESSION_TYPE;
+      if (mixed && !expression && !/^\$\{?\w+\}?$/.test(t.datasource?.uid ?? '')) at(where, 'a query of a Mixed panel is not through a datasource variable');
+      if (!mixed && !expression && t.datasource?.uid !== panel.datasource?.uid) at(where, 'a query uses another datasource than its panel');
+      if (expression) {
+        if (t.type !== 'math' || !t.expression) at(where, `expression ${t.refId}: only math expressions are checked here`);
+        for (const m of (t.expression ?? '').matchAll(/\$\{?(\w+)\}?/g)) {
+          if (!refIds.has(m[1]) || m[1] === t.refId) at(where, `expression ${t.refId} reads $${m[1]}, which is no other query of the panel`);
+        }
+      }
       if (t.expr !== undefined) {
         for (const p of promqlLintProblems(t.expr)) at(where, p);
         const expanded = expandPromql(t.expr, { variables: Object.fromEntries(variables.map((v) => [v.name, '.*'])), rateInterval: '5m', interval: '1m', range: '1h' });
@@ -293,4 +313,64 @@ export function lintDashboard(name: string, board: Dashboard, provisioned: Provi
     }
   }
   return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+
+/** Where a panel reads alerts from: Prometheus's ALERTS (firing), or alert_history (firing rows). */
+export interface AlertReads {
+  /** of `names`, those a firing ALERTS selector of the panel matches */
+  prometheus: string[];
+  /** of `names`, those a query of alert_history's firing rows selects */
+  alertHistory: string[];
+}
+
+type Matcher = { label: string; op: string; value: string };
+
+function accepts(m: Matcher, value: string): boolean {
+  if (m.op === '=') return value === m.value;
+  if (m.op === '!=') return value !== m.value;
+  const re = new RegExp(`^(?:${m.value})$`); // PromQL regexes are anchored
+  return m.op === '=~' ? re.test(value) : !re.test(value);
+}
+
+/** The label matchers of every `metric` selector in a PromQL expression. */
+function selectorsOf(expr: string, metric: string): Matcher[][] {
+  const text = expr.replace(/\$__(rate_interval|interval|range)\b/g, (m) => `${'1'.repeat(m.length - 1)}s`);
+  const out: Matcher[][] = [];
+  parser.parse(text).iterate({
+    enter(node) {
+      if (node.type.name !== 'VectorSelector') return;
+      const id = node.node.getChild('Identifier');
+      if (!id || text.slice(id.from, id.to) !== metric) return;
+      const matchers = node.node.getChild('LabelMatchers')?.getChildren('UnquotedLabelMatcher') ?? [];
+      out.push(matchers.map((m) => ({
+        label: text.slice(m.getChild('LabelName')!.from, m.getChild('LabelName')!.to),
+        op: text.slice(m.getChild('MatchOp')!.from, m.getChild('MatchOp')!.to),
+        value: JSON.parse(text.slice(m.getChild('StringLiteral')!.from, m.getChild('StringLiteral')!.to)) as string,
+      })));
+    },
+  });
+  return out;
+}
+
+/** Which of `names` a panel's queries read from ALERTS and which from alert_history. */
+export function alertReadsOf(panel: Panel, names: string[]): AlertReads {
+  const reads: AlertReads = { prometheus: [], alertHistory: [] };
+  for (const t of (panel.targets ?? []) as AnyTarget[]) {
+    if (t.expr !== undefined) {
+      for (const matchers of selectorsOf(t.expr, 'ALERTS')) {
+        if (!matchers.some((m) => m.label === 'alertstate' && m.op === '=' && m.value === 'firing')) continue;
+        const byName = matchers.filter((m) => m.label === 'alertname');
+        reads.prometheus.push(...names.filter((n) => byName.every((m) => accepts(m, n))));
+      }
+    }
+    if (t.rawSql !== undefined && /\bFROM\s+public\.alert_history\b/.test(t.rawSql) && /\bstatus\s*=\s*'firing'/.test(t.rawSql)) {
+      const list = t.rawSql.match(/\balertname\s+IN\s*\(([^)]*)\)/);
+      const selected = list ? [...list[1]!.matchAll(/'([^']*)'/g)].map((m) => m[1]!) : names;
+      reads.alertHistory.push(...names.filter((n) => selected.includes(n)));
+    }
+  }
+  return { prometheus: [...new Set(reads.prometheus)], alertHistory: [...new Set(reads.alertHistory)] };
 }
