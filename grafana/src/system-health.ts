@@ -46,7 +46,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       statPanel({
         title: 'Errors',
-        description: 'Frontend errors in the time range (24 h by default) and how many distinct sessions had at least one. From runtime_metrics error rows.',
+        description: 'Frontend errors in the time range (24 h by default) and how many distinct sessions had at least one. From runtime_metrics error rows. No data, not 0, when nothing at all arrived in the range: no telemetry is no evidence of no errors.',
         unit: units.Short,
         named: true,
         targets: [
@@ -55,7 +55,8 @@ export function systemHealth(): dashboard.DashboardBuilder {
                    count(DISTINCT session_id) AS "Affected sessions"
               FROM public.runtime_metrics
              WHERE event_type = 'error'
-               AND $__timeFilter(created_at)`),
+               AND $__timeFilter(created_at)
+            HAVING EXISTS (SELECT 1 FROM public.runtime_metrics WHERE $__timeFilter(created_at))`),
         ],
         thresholds: [[1, 'orange']],
       }),
