@@ -25,20 +25,24 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
 
 {
   local c = $._config,
+  // A series of the exporter: exporterSelector first among its matchers (as the dashboards write
+  // it, grafana/src/selectors.ts), so an alert never reads another job's series of the same name.
+  // Recorded series (cc:…) take none: their records read the exporter's series only.
+  local exporter(metric, matchers=null) = '%s{%s}' % [metric, if matchers == null then c.exporterSelector else '%s, %s' % [c.exporterSelector, matchers]],
   local gauge(series) = 'last_over_time(%s[%s])' % [series, c.gaugeLookback],
   // A state gauge that holds its last known value (up to stateHold) while no exporter of the
   // job reaches Postgres, or none is scraped: an outage of the exporter's database is not a
   // recovery. As soon as one exporter reaches Postgres again, the values it serves rule (the
   // held series of other or replaced exporters drop out with the whole branch).
   local held(series) =
-    '(%s or (last_over_time(%s[%s]) unless on (job) (max by (job) (last_over_time(cc_up[%s])) == 1)))' % [
-      gauge(series), series, c.stateHold, c.gaugeLookback,
+    '(%s or (last_over_time(%s[%s]) unless on (job) (max by (job) (last_over_time(%s[%s])) == 1)))' % [
+      gauge(series), series, c.stateHold, exporter('cc_up'), c.gaugeLookback,
     ],
   // A collector that works (1): now, or while no exporter reaches Postgres (every collector then
   // reads 0), at some point within stateHold.
   local worked(collector) =
-    local series = 'cc_collector_success{collector="%s"}' % collector;
-    local reach = 'max by (job) (last_over_time(cc_up[%s])) == 1' % c.gaugeLookback;
+    local series = exporter('cc_collector_success', 'collector="%s"' % collector);
+    local reach = 'max by (job) (last_over_time(%s[%s])) == 1' % [exporter('cc_up'), c.gaugeLookback];
     '((%s == 1 and on (job) (%s)) or (max_over_time(%s[%s]) == 1 unless on (job) (%s)))' % [gauge(series), reach, series, c.stateHold, reach],
   // The System Health dashboard, or one of its panels (alert-linked panels have fixed ids in grafana/src).
   local dashboardURL(panel=null) =
@@ -99,7 +103,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             // max over the exporters first: replicas serve the same gauge, a sum would double it.
             // The exporter counts an order as stuck from the order's own updated_at, so the
             // alert needs no for: (a restart would start one again).
-            expr: 'sum by (store, status) (max without (instance, pod) (%s)) > %s' % [held('cc_orders_stuck'), num(c.stuckOrdersThreshold)],
+            expr: 'sum by (store, status) (max without (instance, pod) (%s)) > %s' % [held(exporter('cc_orders_stuck')), num(c.stuckOrdersThreshold)],
             labels: { severity: 'warning' },
             annotations: {
               summary: 'Orders are stuck in their status.',
@@ -175,7 +179,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
         rules: [
           {
             alert: 'ExporterDown',
-            expr: 'up{%s} == 0' % c.exporterSelector,
+            expr: '%s == 0' % exporter('up'),
             labels: { severity: 'critical' },
             annotations: {
               summary: 'Prometheus cannot scrape the exporter; business alerts are blind.',
@@ -185,7 +189,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           } + pendingFor(c.exporterDownFor),
           {
             alert: 'ExporterAbsent',
-            expr: 'absent(up{%s})' % c.exporterSelector,
+            expr: 'absent(%s)' % exporter('up'),
             labels: { severity: 'critical' },
             annotations: {
               summary: 'Prometheus has no exporter target; business alerts are blind.',
@@ -195,7 +199,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           } + pendingFor(c.exporterAbsentFor),
           {
             alert: 'ExporterDatabaseUnreachable',
-            expr: '%s == 0' % gauge('cc_up'),
+            expr: '%s == 0' % gauge(exporter('cc_up')),
             labels: { severity: 'critical' },
             annotations: {
               summary: 'The exporter cannot reach Postgres.',
@@ -206,7 +210,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           {
             alert: 'CollectorFailing',
             // While Postgres is unreachable every collector fails; ExporterDatabaseUnreachable says that.
-            expr: '%s == 0 and on (job, instance) %s == 1' % [gauge('cc_collector_success'), gauge('cc_up')],
+            expr: '%s == 0 and on (job, instance) %s == 1' % [gauge(exporter('cc_collector_success')), gauge(exporter('cc_up'))],
             labels: { severity: 'warning' },
             annotations: {
               summary: 'An exporter collector is failing.',
@@ -218,7 +222,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             alert: 'EventCursorBehind',
             // By age, not rows: at low traffic a handful of rows held back (a payment failure among
             // them) matters as much as thousands.
-            expr: '%s > %s' % [held('cc_events_oldest_pending_age_seconds'), num(c.eventCursorBehindSeconds)],
+            expr: '%s > %s' % [held(exporter('cc_events_oldest_pending_age_seconds')), num(c.eventCursorBehindSeconds)],
             labels: { severity: 'warning' },
             annotations: {
               summary: 'Events wait to be counted: their alerts (payment failures, API errors) come late.',
@@ -241,7 +245,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           },
           {
             alert: 'DeploymentRolledBack',
-            expr: 'increase(cc_deployment_rollbacks_total[15m]) > 0',
+            expr: 'increase(%s[15m]) > 0' % exporter('cc_deployment_rollbacks_total'),
             labels: { severity: 'critical' },
             annotations: {
               summary: 'A deployment was rolled back.',
@@ -256,10 +260,10 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             // (the maintenance job prunes them), which would otherwise resolve the alert by
             // itself. That branch has the same labels (job, instance) and the value -1.
             expr: '(time() - %s > %s * 3600)\nor on (job, instance)\n-1 * max by (job, instance) (%s unless on (job, instance) %s)' % [
-              held('cc_backup_last_success_timestamp_seconds'),
+              held(exporter('cc_backup_last_success_timestamp_seconds')),
               num(c.backupMaxAgeHours),
               worked('backups'),
-              held('cc_backup_last_success_timestamp_seconds'),
+              held(exporter('cc_backup_last_success_timestamp_seconds')),
             ],
             labels: { severity: 'warning' },
             annotations: {
@@ -270,7 +274,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           } + pendingFor(c.backupTooOldFor),
           {
             alert: 'SmsBridgeFailing',
-            expr: 'increase(cc_sms_failures_total[15m]) > 0',
+            expr: 'increase(%s[15m]) > 0' % exporter('cc_sms_failures_total'),
             labels: { severity: 'warning' },
             annotations: {
               summary: 'Alert SMS are not being delivered.',
@@ -282,10 +286,10 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             alert: 'MaintenanceNotRunning',
             // Also when no run is on record while the maintenance collector works (it never ran).
             expr: '(time() - %s > %s * 60)\nor on (job, instance)\n-1 * max by (job, instance) (%s unless on (job, instance) %s)' % [
-              held('cc_maintenance_last_run_timestamp_seconds'),
+              held(exporter('cc_maintenance_last_run_timestamp_seconds')),
               num(c.maintenanceMaxAgeMinutes),
               worked('maintenance'),
-              held('cc_maintenance_last_run_timestamp_seconds'),
+              held(exporter('cc_maintenance_last_run_timestamp_seconds')),
             ],
             labels: { severity: 'warning' },
             annotations: {
@@ -297,7 +301,10 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
           {
             alert: 'MaintenanceFailing',
             // Every replica's scheduler counts its own runs; one success anywhere clears it.
-            expr: 'sum by (job) (increase(cc_maintenance_runs_total{outcome="failed"}[%s])) > 0\nunless on (job)\nsum by (job) (increase(cc_maintenance_runs_total{outcome="success"}[%s])) > 0' % [c.maintenanceFailingWindow, c.maintenanceFailingWindow],
+            expr: 'sum by (job) (increase(%s[%s])) > 0\nunless on (job)\nsum by (job) (increase(%s[%s])) > 0' % [
+              exporter('cc_maintenance_runs_total', 'outcome="failed"'), c.maintenanceFailingWindow,
+              exporter('cc_maintenance_runs_total', 'outcome="success"'), c.maintenanceFailingWindow,
+            ],
             labels: { severity: 'warning' },
             annotations: {
               summary: 'Scheduled maintenance fails.',

@@ -3,8 +3,10 @@
 // Ratios are fractions (0.05 = 5%); durations are Prometheus durations ('5m').
 {
   _config+:: {
-    // The exporter's scrape target, as up{} sees it (ExporterDown, ExporterAbsent). On Kubernetes
-    // the job is the Service's name (or the ServiceMonitor's jobLabel).
+    // The exporter's scrape target: every exporter series (cc_*, up) that a rule, an alert or a
+    // dashboard reads carries it, first among its matchers (grafana/src/selectors.ts maps metrics
+    // to jobs), so another job's series of the same names move nothing. On Kubernetes the job is
+    // the Service's name (or the ServiceMonitor's jobLabel).
     exporterSelector: 'job="cc-exporter"',
 
     // How far back a gauge is read (last_over_time(…[gaugeLookback])): one failed scrape neither
@@ -79,8 +81,8 @@
     apiTrafficAbsentWindow: '30m',
     apiTrafficAbsentFor: '15m',
 
-    // The monitoring's own processes, as up{} sees them: Alertmanager (notification failures)
-    // and Prometheus (rule evaluation failures).
+    // The monitoring's own processes: Alertmanager's series (alertmanager_*: notification
+    // failures) and Prometheus's (prometheus_*: rule evaluation failures), in rules and dashboards.
     alertmanagerSelector: 'job="alertmanager"',
     prometheusSelector: 'job="prometheus"',
     alertmanagerNotificationsFailingFor: '5m',

@@ -11,10 +11,13 @@
 // start at 0 (known event types, the five status classes), so no first sample above 0 is missed.
 {
   local c = $._config,
+  // A series of the exporter: exporterSelector first among its matchers (as the dashboards write
+  // it, grafana/src/selectors.ts), so a rule never reads another job's series of the same name.
+  local exporter(metric, matchers=null) = '%s{%s}' % [metric, if matchers == null then c.exporterSelector else '%s, %s' % [c.exporterSelector, matchers]],
   // The de-duplicated counter: each exporter's last sample within the bridge, the maximum of them.
   local eventCounts(record, series, by) = {
     record: record,
-    expr: 'max by (%s) (last_over_time(%s{%s}[%s]))' % [by, series, c.exporterSelector, c.eventCountsBridge],
+    expr: 'max by (%s) (last_over_time(%s[%s]))' % [by, exporter(series), c.eventCountsBridge],
   },
   prometheusRules+:: {
     groups+: [
@@ -25,7 +28,7 @@
           // Orders placed or moved (order events), read by ApiTrafficAbsent beside the API requests.
           {
             record: 'cc:order_events_total:max',
-            expr: 'max(last_over_time(cc_events_total{%s, event_type="order_event"}[%s]))' % [c.exporterSelector, c.eventCountsBridge],
+            expr: 'max(last_over_time(%s[%s]))' % [exporter('cc_events_total', 'event_type="order_event"'), c.eventCountsBridge],
           },
           // 5xx and network failures (status 0) over every request the app made that got an
           // outcome: a call still pending when its page closed (aborted) is neither.
@@ -57,13 +60,13 @@
         ] + [
           {
             record: 'cc:api_latency_seconds:p%s_rate5m' % q,
-            expr: 'histogram_quantile(0.%s, sum by (le) (rate(cc_api_request_duration_seconds_bucket[5m])))' % q,
+            expr: 'histogram_quantile(0.%s, sum by (le) (rate(%s[5m])))' % [q, exporter('cc_api_request_duration_seconds_bucket')],
           }
           for q in ['50', '95', '99']
         ] + [
           {
             record: 'endpoint:cc_api_latency_seconds:p95_rate5m',
-            expr: 'histogram_quantile(0.95, sum by (endpoint, le) (rate(cc_api_request_duration_seconds_bucket[5m])))',
+            expr: 'histogram_quantile(0.95, sum by (endpoint, le) (rate(%s[5m])))' % exporter('cc_api_request_duration_seconds_bucket'),
           },
         ],
       },
@@ -85,11 +88,11 @@
         rules: [
           {
             record: 'cc:db_size:ratio',
-            expr: 'cc_db_size_bytes / cc_db_size_limit_bytes',
+            expr: '%s / %s' % [exporter('cc_db_size_bytes'), exporter('cc_db_size_limit_bytes')],
           },
           {
             record: 'cc:db_connections:saturation',
-            expr: 'sum without (state) (cc_db_connections) / cc_db_max_connections',
+            expr: 'sum without (state) (%s) / %s' % [exporter('cc_db_connections'), exporter('cc_db_max_connections')],
           },
         ],
       },

@@ -142,7 +142,7 @@ describe(`the monitoring mixin${jsonnet.skip ? ` (skipped: ${jsonnet.skip})` : '
       for: '5m',
       annotations: { summary: 'More than 10% of API requests are failing.' },
     });
-    const held = 'last_over_time(cc:db_size:ratio[2m]) or (last_over_time(cc:db_size:ratio[3h]) unless on (job) (max by (job) (last_over_time(cc_up[2m])) == 1))';
+    const held = 'last_over_time(cc:db_size:ratio[2m]) or (last_over_time(cc:db_size:ratio[3h]) unless on (job) (max by (job) (last_over_time(cc_up{job="connect/cc-exporter"}[2m])) == 1))';
     expect(ruleNamed(rules, 'LowDiskSpace', 'warning').expr).toBe(`(${held}) > 0.7`);
     expect(ruleNamed(rules, 'LowDiskSpace', 'critical').expr).toBe(`(${held}) > 0.95`);
     expect(ruleNamed(rules, 'StuckOrders')).toMatchObject({ for: '1h' });
