@@ -71,7 +71,7 @@ describe('exporter process', () => {
     const progress = first.output().indexOf('  DATABASE_URL is not set: starting the embedded demo database (PGlite)...\n');
     expect(progress).toBeGreaterThanOrEqual(0);
     expect(progress).toBeLessThan(first.output().indexOf('Connect Observability exporter'));
-    expect(first.output()).toMatch(/"source":"data directory","ms":\d+,"msg":"embedded database ready"/);
+    await expect.poll(() => first.output(), { timeout: 10_000 }).toMatch(/"source":"data directory","ms":\d+,"msg":"embedded database ready"/);
     expect(first.output()).toContain("  DEMO: DATABASE_URL is not set, so this serves invented orders and events, not your app's; set DATABASE_URL to monitor your app");
 
     // The simulator moves orders: within a few seconds the active-order series change.
@@ -112,7 +112,7 @@ describe('exporter process', () => {
     expect(warned.output()).toContain('  warning: EXPORTER_COLOR is not a setting of the exporter');
     expect(warned.output()).toContain('  warning: PORT is set but not read here: the exporter listens on EXPORTER_PORT');
     // In memory: from the kept template, or from initdb on the first start of this installation.
-    expect(warned.output()).toMatch(/"source":"(template|initdb)","ms":\d+,"msg":"embedded database ready"/);
+    await expect.poll(() => warned.output(), { timeout: 10_000 }).toMatch(/"source":"(template|initdb)","ms":\d+,"msg":"embedded database ready"/);
     expect(await stopServer(warned)).toBe(0);
   });
 
