@@ -1,11 +1,14 @@
 // The monitoring mixin of prometheus/ (jsonnet): the committed rule files are exactly what it
 // renders, the rendering is valid for promtool with the default and an overridden _config (and
-// carries the override, down to when an alert fires), and grafanaDashboards serves the generated
-// dashboards with the datasources of _config. Without jsonnet it skips; in CI that is an error.
+// carries the override, down to when an alert fires), every series a rule reads carries the
+// selector of its job (the dashboards' mapping, grafana/src/selectors.ts), and grafanaDashboards
+// serves the generated dashboards with the datasources of _config. Without jsonnet it skips; in
+// CI that is an error.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { findTool } from '../test/tools.js';
@@ -17,6 +20,24 @@ const noJsonnet = jsonnet.skip !== undefined;
 const noTools = noJsonnet || promtool.skip !== undefined;
 
 type MixinConfig = Record<string, string | number | null>;
+type Job = 'exporter' | 'alertmanager' | 'prometheus';
+type Selectors = Record<Job, string>;
+
+// Which job's selector a series gets is decided in one place, grafana/src/selectors.ts (the
+// dashboards'); the rules are checked against the same code. Loaded at run time: the exporter's
+// tsconfig (rootDir src) compiles nothing outside exporter/src.
+interface SelectorsModule {
+  DEFAULT_SELECTORS: Selectors;
+  CONFIG_FIELDS: Record<Job, string>;
+  /** Series selectors of expr that lack the matchers of their job's selector. */
+  missingSelectors(expr: string, selectors: Selectors): string[];
+  /** expr with its job's selector added first to every series selector (none on records and ALERTS). */
+  injectSelectors(expr: string, selectors: Selectors): string;
+}
+const { DEFAULT_SELECTORS, CONFIG_FIELDS, missingSelectors, injectSelectors } =
+  (await import(/* @vite-ignore */ pathToFileURL(join(repoPaths.root, 'grafana/src/selectors.ts')).href)) as SelectorsModule;
+const JOBS: Job[] = ['exporter', 'alertmanager', 'prometheus'];
+const asConfig = (selectors: Selectors): MixinConfig => Object.fromEntries(JOBS.map((job) => [CONFIG_FIELDS[job], selectors[job]]));
 interface Rule { record?: string; alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
 interface RuleFile { groups: { name: string; rules: Rule[] }[] }
 interface DatasourceVariable { type: string; name: string; current: { value: string } }
@@ -65,9 +86,11 @@ function ruleNamed(file: RuleFile, alert: string, severity?: string): Rule {
   return rule;
 }
 
-// Another exporter job, other thresholds and for:, other links: what a Kubernetes user sets.
+// Other jobs, other thresholds and for:, other links: what a Kubernetes user sets.
 const OVERRIDE: MixinConfig = {
   exporterSelector: 'job="connect/cc-exporter"',
+  alertmanagerSelector: 'job="alertmanager-main", namespace="monitoring"',
+  prometheusSelector: 'job="prometheus-k8s", namespace="monitoring"',
   highErrorRateThreshold: 0.1,
   highErrorRateFor: '5m',
   lowDiskSpaceWarningThreshold: 0.7,
@@ -206,9 +229,34 @@ describe(`the monitoring mixin${jsonnet.skip ? ` (skipped: ${jsonnet.skip})` : '
         },
       ],
     };
+    // The default job's exporter is another job now: its cc_up 0 is not ours.
+    const databaseUnreachable = {
+      interval: '1m',
+      input_series: [
+        { series: 'cc_up{job="connect/cc-exporter", instance="10.0.0.7:9464"}', values: '1 0x10' },
+        { series: 'cc_up{job="cc-exporter", instance="exporter:9464"}', values: '1 0x10' },
+      ],
+      alert_rule_test: [
+        { eval_time: '5m', alertname: 'ExporterDatabaseUnreachable', exp_alerts: [] },
+        {
+          eval_time: '6m',
+          alertname: 'ExporterDatabaseUnreachable',
+          exp_alerts: [{
+            exp_labels: { severity: 'critical', job: 'connect/cc-exporter', instance: '10.0.0.7:9464' },
+            exp_annotations: {
+              summary: 'The exporter cannot reach Postgres.',
+              description: 'cc_up has been 0 on 10.0.0.7:9464 for 5 minutes: no order, deployment or database series.',
+              runbook_url: 'https://runbooks.example/connect#exporterdatabaseunreachable',
+              dashboard_url: 'https://grafana.example/d/connect-health/system-health',
+              ack_url: 'https://exporter.example/alerts/ack',
+            },
+          }],
+        },
+      ],
+    };
     const testFile = (rules: string) => {
       const file = join(scratch, `override-cases-for-${rules}`);
-      writeFileSync(file, stringify({ rule_files: [rules], evaluation_interval: '1m', tests: [highErrorRate(15), highErrorRate(8), exporterDown] }));
+      writeFileSync(file, stringify({ rule_files: [rules], evaluation_interval: '1m', tests: [highErrorRate(15), highErrorRate(8), exporterDown, databaseUnreachable] }));
       return file;
     };
     writeFileSync(join(scratch, 'override.yml'), renderRuleFile(OVERRIDE));
@@ -221,6 +269,59 @@ describe(`the monitoring mixin${jsonnet.skip ? ` (skipped: ${jsonnet.skip})` : '
     expect(unchanged.status).not.toBe(0);
     expect(unchanged.output).toMatch(/alertname: HighErrorRate/);
     expect(unchanged.output).toMatch(/alertname: ExporterDown/);
+    expect(unchanged.output).toMatch(/alertname: ExporterDatabaseUnreachable/);
+  });
+
+  // The jobs of _config's selectors: the defaults, a Kubernetes override (every job another) and
+  // the docs' namespaced exporter (its job is the default's, so only the parse can tell).
+  const selectorCases: [string, Selectors][] = [
+    ['the default selectors', DEFAULT_SELECTORS],
+    ['overridden selectors', { exporter: OVERRIDE.exporterSelector, alertmanager: OVERRIDE.alertmanagerSelector, prometheus: OVERRIDE.prometheusSelector } as Selectors],
+    ['a namespaced exporter', { ...DEFAULT_SELECTORS, exporter: 'job="cc-exporter", namespace="connect"' }],
+  ];
+  const exprsOf = (file: RuleFile) => file.groups.flatMap((g) => g.rules.map((r) => ({ name: `${g.name} / ${r.record ?? r.alert}`, expr: r.expr })));
+  /** How many series selectors carry each job's selector. */
+  const selectorCounts = (file: RuleFile, selectors: Selectors) =>
+    Object.fromEntries(JOBS.map((job) => [job, exprsOf(file).reduce((n, { expr }) => n + expr.split(selectors[job]).length - 1, 0)]));
+
+  it.skipIf(noJsonnet).each(selectorCases)('with %s, every series selector of every rule carries the selector of its job', (_name, selectors) => {
+    const file = mixinField<RuleFile>('ruleFile', asConfig(selectors));
+    for (const { name, expr } of exprsOf(file)) {
+      // The exporter's series (cc_*, up) exporterSelector, Alertmanager's and Prometheus's own
+      // theirs, parsed by the dashboards' PromQL parser: no rule reads a series of every job.
+      expect(missingSelectors(expr, selectors), name).toEqual([]);
+      // And no other: without them, the rule is what selectors.ts would make of it (each job's
+      // selector first among its matchers, none on recorded series, no hand-written job).
+      let bare = expr;
+      for (const selector of Object.values(selectors)) bare = bare.split(`{${selector}}`).join('').split(`{${selector}, `).join('{');
+      expect(injectSelectors(bare, selectors), name).toBe(expr);
+    }
+    // Every selector is replaced, none dropped: as many of each as the default rendering has.
+    const counts = selectorCounts(file, selectors);
+    expect(counts).toEqual(selectorCounts(mixinField<RuleFile>('ruleFile'), DEFAULT_SELECTORS));
+    expect(counts.exporter).toBeGreaterThan(40);
+    expect(counts.alertmanager).toBeGreaterThanOrEqual(1);
+    expect(counts.prometheus).toBeGreaterThanOrEqual(1);
+  });
+
+  it.skipIf(noJsonnet)('the check notices a rule that reads a series of every job or of the default job', () => {
+    const overridden = selectorCases[1]![1];
+    expect(missingSelectors('last_over_time(cc_up[2m]) == 0', DEFAULT_SELECTORS)).toHaveLength(1);
+    expect(missingSelectors('last_over_time(cc_up{job="cc-exporter"}[2m]) == 0', overridden)).toHaveLength(1);
+    expect(missingSelectors('sum(cc_db_connections{job="connect/cc-exporter"}) / cc_db_max_connections', overridden)).toHaveLength(1);
+    expect(missingSelectors('increase(alertmanager_notifications_failed_total{job="connect/cc-exporter"}[5m])', overridden)).toHaveLength(1);
+    expect(missingSelectors('cc_up{job="cc-exporter"}', selectorCases[2]![1])).toHaveLength(1);
+  });
+
+  it.skipIf(noTools)('with overridden selectors, no default job is left and promtool check rules passes', () => {
+    for (const [, selectors] of selectorCases.slice(1)) {
+      const rendered = renderRuleFile(asConfig(selectors));
+      const file = join(scratch, 'selectors.yml');
+      writeFileSync(file, rendered);
+      const check = run(promtool.path!, ['check', 'rules', file]);
+      expect(check.status, check.output).toBe(0);
+      if (selectors === selectorCases[1]![1]) for (const selector of Object.values(DEFAULT_SELECTORS)) expect(rendered).not.toContain(selector);
+    }
   });
 
   it.skipIf(noJsonnet)('grafanaDashboards are the generated dashboards, as committed, by default', () => {
