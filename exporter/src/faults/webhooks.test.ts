@@ -152,11 +152,12 @@ describe('SMS bridge with Twilio hanging', () => {
     const ms = performance.now() - started;
     expect(hung.status).toBe(502);
     expect(String(hung.body.error)).toMatch(/^2 of 2 SMS not sent: Twilio unreachable: .*(timeout|aborted)/i);
+    // Bounded: every attempt was cut by its timeout, and no more attempts than configured were made.
     expect(front.seen.hung).toBe(NUMBERS.length * ATTEMPTS);
-    // The budget: attempts x timeout + back-off, per number; generous for a loaded machine.
-    const budget = NUMBERS.length * (ATTEMPTS * TIMEOUT_MS + 50 + 100);
     expect(ms).toBeGreaterThanOrEqual(NUMBERS.length * ATTEMPTS * TIMEOUT_MS * 0.9);
-    expect(ms).toBeLessThan(budget + 5_000);
+    // The budget: attempts x timeout + back-off, per number; the bound is 5x it (a busy machine).
+    const budget = NUMBERS.length * (ATTEMPTS * TIMEOUT_MS + 50 + 100);
+    expect(ms).toBeLessThan(5 * budget);
     expect(await samples(registry, 'cc_sms_failures_total')).toEqual({ '': 2 });
 
     // Alertmanager delivers again (a 5xx); Twilio answers now: each number texted once.
