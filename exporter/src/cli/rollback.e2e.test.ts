@@ -261,15 +261,16 @@ describe.skipIf(skip !== undefined)(`deploy with rollback, end to end (cc-ops, P
     expect((await rows('eu'))[1]).toMatchObject({ status: 'rolled_back', rollback_target_id: log[0]!.id });
   });
 
-  it('Vercel unreachable: exit 1 with the reason, within the HTTP timeout; the row is failed, not rolled back', async () => {
+  it('Vercel unreachable: exit 1 with the reason (refused, no timeout waited for); the row is failed, not rolled back', async () => {
     setHealth(200);
     await deployAndSmoke('us', 'dpl_us_good', '5.0.0', 'eeee56789abcdef0123456789abcdef012345678');
     setHealth(503);
     await deployAndSmoke('us', 'dpl_us_bad', '5.1.0', 'ffff56789abcdef0123456789abcdef012345678');
     const result = await runOps(['rollback', '--environment', 'us'], { ...env, VERCEL_API_URL: await unreachableUrl() });
     expect(result.code, result.output).toBe(1);
+    // The refusal is the reason given, not a timeout ("no answer within" OPS_HTTP_TIMEOUT_MS); a
+    // command that hung instead would be killed by runOps (60 s) and fail here.
     expect(result.stderr).toMatch(/rollback: FAILED: Vercel: roll back to dpl_us_good failed: POST http:\/\/127\.0\.0\.1:\d+\/v1\/projects\/prj_fake\w+\/rollback\/dpl_us_good: connection refused; us still serves 5\.1\.0/);
-    expect(result.durationMs).toBeLessThan(15_000);
     const log = await rows('us');
     expect(log.map((r) => [r.deployment_id, r.status])).toEqual([['dpl_us_good', 'success'], ['dpl_us_bad', 'failed']]);
     expect(log[1]!.metadata.rollback).toMatchObject({ status: 'failed', error: expect.stringContaining('connection refused') });
