@@ -2,8 +2,9 @@
 // (BENCHMARKS.md, bench:events part (b): 4 connections x 200 spans) while Prometheus scrapes
 // /metrics every second, for LOAD_SECONDS (default 60). On loopback, bounded in time; a fresh
 // database on the server of BENCH_DATABASE_URL (or TEST_DATABASE_URL), dropped at the end.
-// Prints errors, p99 latency of ingest and of scrapes, the exporter's peak memory (VmHWM) and
-// the rows found in runtime_metrics against the rows the accepted requests promise.
+// Prints errors, p99 latency of ingest and of scrapes, the exporter's event-loop delay (the p99
+// of each scrape's nodejs_eventloop_lag_p99_seconds: the delay since the scrape before), its peak
+// memory (VmHWM) and the rows found in runtime_metrics against the rows the accepted requests promise.
 //   LOAD_SECONDS           measured seconds (default 60; 1..600)
 //   LOAD_SPANS_PER_SECOND  the ingest pace (default 61760, the benchmarked rate)
 //   LOAD_CONCURRENCY       requests in flight at most (default 4)
@@ -51,11 +52,13 @@ interface ScrapeStats {
   /** scrapes whose body lacked cc_up 1 */
   notUp: number;
   maxBodyBytes: number;
+  /** nodejs_eventloop_lag_p99_seconds of each scrape, in ms: the exporter's event-loop delay since the scrape before */
+  loopDelayP99Ms: number[];
 }
 
 /** GET /metrics with the bearer token every second until stop() is called. */
 function startScraper(url: string, token: string): { stop(): Promise<ScrapeStats> } {
-  const stats: ScrapeStats = { ok: 0, failures: {}, skipped: 0, latenciesMs: [], notUp: 0, maxBodyBytes: 0 };
+  const stats: ScrapeStats = { ok: 0, failures: {}, skipped: 0, latenciesMs: [], notUp: 0, maxBodyBytes: 0, loopDelayP99Ms: [] };
   let inFlight: Promise<void> | undefined;
   const fail = (key: string) => (stats.failures[key] = (stats.failures[key] ?? 0) + 1);
   const scrape = async () => {
@@ -68,6 +71,8 @@ function startScraper(url: string, token: string): { stop(): Promise<ScrapeStats
       stats.ok++;
       stats.maxBodyBytes = Math.max(stats.maxBodyBytes, body.length);
       if (!/^cc_up 1$/m.test(body)) stats.notUp++;
+      const lag = /^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(body)?.[1];
+      if (lag !== undefined && Number.isFinite(Number(lag))) stats.loopDelayP99Ms.push(Number(lag) * 1000);
     } catch (err) {
       fail((err as Error).name === 'TimeoutError' ? `timeout after ${SCRAPE_TIMEOUT_MS} ms` : (err as Error).message);
     }
@@ -185,6 +190,7 @@ async function main(): Promise<void> {
     exporter = undefined;
 
     const scrapeLatencies = [...scrapes.latenciesMs].sort((a, b) => a - b);
+    const loopDelays = [...scrapes.loopDelayP99Ms].sort((a, b) => a - b);
     const ingestFailures = Object.entries(load.failures).map(([k, n]) => `${k} x${n}`).join(', ') || 'none';
     const scrapeFailures = Object.entries(scrapes.failures).map(([k, n]) => `${k} x${n}`).join(', ') || 'none';
     const [end1] = loadavg();
@@ -196,6 +202,7 @@ async function main(): Promise<void> {
     console.log(`  scrapes            ${scrapes.ok} answered 200, ${scrapes.skipped} ticks skipped (previous scrape still running), ${scrapes.notUp} without cc_up 1; largest body ${fmt(scrapes.maxBodyBytes)} bytes`);
     console.log(`  scrape latency     p50 ${ms(percentile(scrapeLatencies, 0.5))} ms, p99 ${ms(percentile(scrapeLatencies, 0.99))} ms, max ${ms(scrapeLatencies[scrapeLatencies.length - 1])} ms`);
     console.log(`  scrape errors      ${scrapeFailures}`);
+    console.log(`  event-loop delay   p99 per scrape (${loopDelays.length} scrapes): median ${ms(percentile(loopDelays, 0.5))} ms, max ${ms(loopDelays[loopDelays.length - 1])} ms (goal 100 ms)`);
     console.log(`  exporter memory    peak RSS (VmHWM) ${mib(hwmKiB)}; highest sampled RSS ${mib(maxRssKiB)}; RSS after the load ${mib(rssAfterKiB)}`);
     console.log(`  rows verified      ${fmt(rows)} new rows in runtime_metrics, expected ${fmt(expected)} (${fmt(load.total.okRequests)} requests x ${rowsPerRequest} rows): ${rows === expected ? 'ok' : 'MISMATCH'}`);
     console.log(`  events counted     cc_events_total sums to ${fmt(eventsCounted)} at the last scrape (the event collector counts settled rows, up to 100,000 per scrape)`);

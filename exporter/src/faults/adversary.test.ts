@@ -10,9 +10,10 @@
 //     foreign origins, a gzip bomb, protobuf garbage).
 // Reported and asserted: nobody paged (no SMS, no critical alert, PaymentFailures never pending),
 // no business or health series moved, every scrape within 5,000 samples, the declared routes
-// counted exactly. The event loop's delay (p99 per scrape) is reported; the 100 ms goal is a
-// figure, not an assertion (a busy machine is not the exporter's fault), and a held loop (the
-// old 6.4 s) fails the 500 ms bound.
+// counted exactly. The event loop's delay (p99 per scrape) is reported, never asserted: speed is a
+// benchmark's figure (npm run load prints it under ingest; BENCHMARKS.md, "Hostile text", what a
+// hostile value costs), and text.test.ts proves the bound that keeps a hostile value from holding
+// the loop (the patterns never see a run over 128 characters).
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,7 +179,5 @@ describe.skipIf(skip !== undefined)(`an attacker holding the anon key and the pu
     const web = 'service="web",env="unknown",release="unknown"'; // the legitimate clients name no environment or release
     expect(series.get(`cc_page_views_total{page="/menu/:category",${web}}`)).toBe(report.legit);
     expect(series.get(`cc_api_request_duration_seconds_count{endpoint="/api/menu",method="GET",status_class="2xx",${web}}`)).toBe(report.legit);
-    // A held loop fails here (5x the goal); the goal itself is the figure above.
-    expect(report.maxLagP99).toBeLessThan(0.5);
   }, (SECONDS + 120) * 1000);
 });
