@@ -21,6 +21,13 @@ export const OUTAGE_EXPORTER_ENV: Record<string, string> = {
   EVENTS_BATCH_SIZE: '200',
 };
 
+/**
+ * What a scrape may take while Postgres is away: its SELECT 1 and then a collector's query each
+ * wait at most the connect timeout (a dropped connection fails at once, a refused one too), and
+ * the bound is 5x that (a busy machine is slow). It is 10 s, Prometheus' default scrape timeout.
+ */
+export const OUTAGE_SCRAPE_BOUND_MS = 5 * 2 * Number(OUTAGE_EXPORTER_ENV.DB_CONNECT_TIMEOUT_MS);
+
 /** An OTLP/JSON request of `spans` page_view spans, all carrying session.id = id: one row each. */
 export function pageViews(id: string, spans: number): object {
   return jsonRequest(Array.from({ length: spans }, (_, i) => ({ name: 'page_view', attributes: { page: `/p${i % 7}`, 'session.id': id } })));

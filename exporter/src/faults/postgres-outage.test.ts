@@ -1,6 +1,6 @@
 // Postgres going away and coming back, repeatedly, while browsers send spans and Prometheus
 // scrapes: every span answered 2xx is in runtime_metrics afterwards, every other answer is a 503
-// with Retry-After, every scrape is a 200 within Prometheus' scrape timeout, the exporter serves
+// with Retry-After, every scrape is a 200 (bounded by the connect timeout), the exporter serves
 // again by itself after each outage (no restart), and the event counters end equal to the rows
 // in the table (no row lost or counted twice across the outages). Postgres is taken away behind
 // a loopback TCP proxy (refused and dropped connections, then a server that accepts and never
@@ -10,13 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, connect, createTestDatabase, type TestDatabase } from '../test/databases.js';
 import { startExporter, type RunningExporter } from '../test/exporter.js';
 import { startProxy, type DbProxy } from '../test/proxy.js';
-import { eventCountersAndRows, expectEveryAcceptedSpanStored, expectRetriesToStoreEachRequestOnce, is2xx, OUTAGE_EXPORTER_ENV, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
+import { eventCountersAndRows, expectEveryAcceptedSpanStored, expectRetriesToStoreEachRequestOnce, is2xx, OUTAGE_EXPORTER_ENV, OUTAGE_SCRAPE_BOUND_MS, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
 
 const server = backends.find((b) => b.kind === 'postgres')!;
 const WORKERS = 4;
 const SPANS = 10;
-/** Prometheus' default scrape timeout: a scrape must answer well within it, Postgres or not */
-const SCRAPE_TIMEOUT_MS = 10_000;
 
 describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [postgres]${server.skip ? ` (skipped: ${server.skip})` : ''}`, () => {
   let db: TestDatabase;
@@ -80,10 +78,10 @@ describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [p
     expect(afterLast.length).toBeGreaterThan(0);
     expect(afterLast.filter(is2xx).length).toBeGreaterThan(afterLast.length / 2);
     expect(scrapes.at(-1)?.up).toBe(1);
-    // Every scrape: 200, within the scrape timeout.
+    // Every scrape: 200, none left waiting on Postgres (5x the connect timeouts it may wait).
     expect(scrapes.filter((s) => s.status !== 200)).toEqual([]);
     const slowest = Math.max(...scrapes.map((s) => s.ms));
-    expect(slowest).toBeLessThan(SCRAPE_TIMEOUT_MS);
+    expect(slowest).toBeLessThan(OUTAGE_SCRAPE_BOUND_MS);
 
     const client = await connect(db);
     try {
