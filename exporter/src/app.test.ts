@@ -4,7 +4,7 @@ import { createTestDatabase, describeEachBackend, type BackendKind, type TestDat
 import { startExporter, type RunningExporter } from './test/exporter.js';
 import { parseExposition } from './test/metrics.js';
 import { findTool } from './test/tools.js';
-import { describeError } from './scrape.js';
+import { describeError } from './db.js';
 
 const promtool = findTool('promtool');
 

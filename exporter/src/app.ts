@@ -2,7 +2,6 @@
 import express, { type ErrorRequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { requireAuth } from './auth.js';
-import type { Queryable } from './collectors/index.js';
 import type { Config } from './config.js';
 import { contentTypes, negotiateFormat } from './exposition.js';
 import { createAckRouter } from './hooks/ack-route.js';
@@ -10,7 +9,8 @@ import { createHooksRouter, type HooksDeps } from './hooks/index.js';
 import { createOtlpRouter } from './ingest/otlp.js';
 import type { RoutePattern } from './text.js';
 import type { Logger } from './log.js';
-import { describeError, type Scraper } from './scrape.js';
+import { describeError, type Queryable } from './db.js';
+import type { Scraper } from './scrape.js';
 
 export interface AppDeps {
   scraper: Scraper;

@@ -7,6 +7,22 @@ import type { Logger } from './log.js';
 
 export type Pool = pg.Pool;
 
+/** The slice of pg.Pool that collectors, the receiver, the hooks and the CLI need. */
+export interface Queryable {
+  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount?: number | null }>;
+}
+
+/** A one-line error description, with a hint where the cause is a known setup mistake. */
+export function describeError(err: unknown): string {
+  const e = err as { message?: string; code?: string };
+  const message = e?.message ?? String(err);
+  if (e?.code === '42P01' || e?.code === '3F000') {
+    return `${message} (is the schema migrated? run: npm run db:migrate)`;
+  }
+  if (e?.code === '42501') return `${message} (missing grant: re-run npm run db:migrate as the database owner)`;
+  return message;
+}
+
 export function createPool(connectionString: string, db: Config['db'], logger: Logger): pg.Pool {
   const pool = new pg.Pool({
     connectionString,

@@ -2,7 +2,8 @@
 // one refresh), times each, turns a failure into cc_collector_success{collector}=0 and never
 // into a failed scrape. When Postgres is unreachable it serves cc_up 0 and no business series.
 import { Gauge, Registry } from 'prom-client';
-import type { Collector, Queryable } from './collectors/index.js';
+import type { Collector } from './collectors/index.js';
+import { describeError, type Queryable } from './db.js';
 import { renderOpenMetrics, type ExpositionFormat } from './exposition.js';
 import type { Logger } from './log.js';
 
@@ -114,15 +115,4 @@ export function createScraper({ registry, db, collectors, logger, version, revis
       return format === 'openmetrics' ? renderOpenMetrics(registry) : registry.metrics();
     },
   };
-}
-
-/** A one-line error description, with a hint where the cause is a known setup mistake. */
-export function describeError(err: unknown): string {
-  const e = err as { message?: string; code?: string };
-  const message = e?.message ?? String(err);
-  if (e?.code === '42P01' || e?.code === '3F000') {
-    return `${message} (is the schema migrated? run: npm run db:migrate)`;
-  }
-  if (e?.code === '42501') return `${message} (missing grant: re-run npm run db:migrate as the database owner)`;
-  return message;
 }

@@ -1,7 +1,7 @@
 // The demo simulator for the embedded database: new orders arrive, active ones move through
 // pending -> confirmed -> preparing -> ready -> completed (a few are cancelled), now and then
 // one is left where it is long enough to count as stuck, and browser events keep arriving.
-import type { Queryable } from './collectors/index.js';
+import type { Queryable } from './db.js';
 import type { Logger } from './log.js';
 
 const NEXT_STATUS = `CASE status WHEN 'pending' THEN 'confirmed' WHEN 'confirmed' THEN 'preparing'

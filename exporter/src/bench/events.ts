@@ -21,7 +21,7 @@ import { withClient } from './database.js';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { Registry } from 'prom-client';
 import { COUNT_PENDING, createEventsCollector, READ_SETTLED, SERIES_BUDGET_DEFAULTS, STATE_TABLE_EXISTS, type EventsOptions } from '../collectors/events.js';
-import type { Queryable } from '../collectors/types.js';
+import type { Queryable } from '../db.js';
 import { DEFAULTS } from '../config.js';
 import { createLogger } from '../log.js';
 import { applySqlDir, migrate } from '../migrate.js';

@@ -11,7 +11,8 @@ import type { Logger } from '../log.js';
 import { CorruptCountsError, EventCounts, registerCounts, withAddedLabels, type Labels, type MetricSpec } from './event-counts.js';
 import { optionalGauge } from './optional-gauge.js';
 import { OVERFLOW_VALUE, SeriesBudget, type IsKnown } from './series-budget.js';
-import type { CollectorFactory, Queryable } from './types.js';
+import type { Queryable } from '../db.js';
+import type { CollectorFactory } from './types.js';
 
 export interface EventsOptions {
   /** rows read per query */

@@ -38,4 +38,4 @@ export function createCollectors(registry: Registry, config: Config, logger?: Lo
   });
 }
 
-export type { Collector, Queryable } from './types.js';
+export type { Collector } from './types.js';

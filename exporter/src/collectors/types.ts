@@ -2,11 +2,7 @@
 // clear that drops them. The orchestrator (../scrape.ts) times collectors and decides what a
 // failure looks like on the wire; a collector only returns (throws) its error.
 import type { Registry } from 'prom-client';
-
-/** The slice of pg.Pool a collector needs. */
-export interface Queryable {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount?: number | null }>;
-}
+import type { Queryable } from '../db.js';
 
 export interface Collector {
   readonly name: string;

@@ -9,9 +9,8 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import { sameSecret as same } from '../auth.js';
-import type { Queryable } from '../collectors/index.js';
 import type { Logger } from '../log.js';
-import { describeError } from '../scrape.js';
+import { describeError, type Queryable } from '../db.js';
 import { acknowledge, AckError, MAX_ACK_NOTE, parseAck } from './acknowledge.js';
 
 export const ACK_PATH = '/alerts/ack';

@@ -3,7 +3,7 @@
 // Not an Alertmanager silence (migration 010 says why): the SMS bridge holds back the repeated
 // pages of an acknowledged occurrence for SMS_COOLDOWN, and its next occurrence pages again.
 // Acknowledging twice keeps the first acknowledgement (who was on it first) and says so.
-import type { Queryable } from '../collectors/index.js';
+import type { Queryable } from '../db.js';
 
 export const MAX_ACK_NOTE = 1000;
 export const MAX_ACK_BY = 100;

@@ -4,7 +4,7 @@
 // late firing delivery never reopens a resolved row. One statement, so a payload is written
 // whole or not at all; rows in key order, so concurrent deliveries of the same alerts in other
 // orders lock them in the same order instead of deadlocking.
-import type { Queryable } from '../collectors/index.js';
+import type { Queryable } from '../db.js';
 import type { WebhookPayload } from './payload.js';
 
 export const UPSERT_ALERT_HISTORY = `

@@ -5,10 +5,9 @@
 import express, { type Request, type Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import { requireAuth } from '../auth.js';
-import type { Queryable } from '../collectors/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { describeError } from '../scrape.js';
+import { describeError, type Queryable } from '../db.js';
 import { writeAlertHistory } from './alert-history.js';
 import { createHeartbeatRelay } from './heartbeat.js';
 import { parseWebhookPayload, PayloadError, type WebhookPayload } from './payload.js';

@@ -16,10 +16,9 @@
 // With several Alertmanagers (a cluster) the union of their alerts is the truth; with several
 // exporters, each may reconcile: the statement is idempotent.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Queryable } from '../collectors/index.js';
 import type { Logger } from '../log.js';
 import { storable } from '../text.js';
-import { describeError } from '../scrape.js';
+import { describeError, type Queryable } from '../db.js';
 
 export interface ReconcileOptions {
   /** Alertmanager base URLs (every peer of a cluster); empty turns reconciliation off */

@@ -9,7 +9,7 @@
 // recipient memory keeps them from texting anyone twice. When Postgres cannot answer, or the
 // table is missing (migration 010 not applied), the gate opens: a page twice beats none.
 import { createHash } from 'node:crypto';
-import type { Queryable } from '../collectors/index.js';
+import type { Queryable } from '../db.js';
 import type { WebhookPayload } from './payload.js';
 
 export type GateDecision = 'page' | 'cooldown' | 'acknowledged' | 'not_paged';

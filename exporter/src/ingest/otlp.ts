@@ -12,10 +12,9 @@ import { gunzip as gunzipCallback, type InputType, type ZlibOptions } from 'node
 import express, { type Request, type Response } from 'express';
 import pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
-import type { Queryable } from '../collectors/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { describeError } from '../scrape.js';
+import { describeError, type Queryable } from '../db.js';
 import { sameSecret } from '../auth.js';
 import { truncate, type RoutePattern } from '../text.js';
 import { decodeJsonRequest, decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus, MalformedRequestError } from './decode.js';

@@ -4,7 +4,7 @@
 // the digest was new: a client's replay of a stored request stores nothing, even when the two
 // copies arrive at once (the second waits on the first's digest, then finds it).
 import pg from 'pg';
-import type { Queryable } from '../collectors/index.js';
+import type { Queryable } from '../db.js';
 import type { EventRow } from './spans.js';
 
 export const INSERT_EVENTS = `

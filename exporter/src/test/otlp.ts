@@ -7,7 +7,7 @@ import { OTLPTraceExporter as OTLPHttpJsonExporter } from '@opentelemetry/export
 import { OTLPTraceExporter as OTLPHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { Queryable } from '../collectors/index.js';
+import type { Queryable } from '../db.js';
 import { ExportTraceServiceRequest } from '../ingest/otlp-proto.js';
 
 /**
