@@ -155,10 +155,6 @@ function seconds(duration: string): number {
 // ---------------------------------------------------------------------------------------------
 // PromQL
 
-export interface PromqlProblem {
-  message: string;
-}
-
 /** Syntax errors of a (variable-free) PromQL expression, as the Prometheus UI's parser sees them. */
 export function promqlSyntaxErrors(expr: string): string[] {
   const errors: string[] = [];

@@ -63,11 +63,6 @@ export async function getDeployment(db: pg.ClientBase, deploymentId: string): Pr
   return rows[0];
 }
 
-export async function getDeploymentById(db: pg.ClientBase, id: number): Promise<DeploymentRow | undefined> {
-  const { rows } = await db.query<DeploymentRow>(`SELECT ${COLUMNS} FROM public.deployment_log WHERE id = $1`, [id]);
-  return rows[0];
-}
-
 /** Merges keys into the row's metadata (one level deep: a key's value is replaced whole). */
 export async function mergeMetadata(db: pg.ClientBase, deploymentId: string, patch: Record<string, unknown>): Promise<void> {
   const { rowCount } = await db.query(
