@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { DEFAULT_SERVICE_NAMES, SERIES_BUDGET_DEFAULTS } from './collectors/events.js';
 import { collectorNames } from './collectors/index.js';
+import { compileRoutePatterns, type RoutePattern } from './text.js';
 
 export interface Config {
   /** Postgres connection string; undefined means the embedded database. */
@@ -50,8 +51,8 @@ export interface Config {
     seriesBudgets: Record<string, number>;
     /** ms (of row time) after which an unknown series may give its place to a new one (SERIES_IDLE_EVICTION) */
     seriesIdleMs: number;
-    /** route templates tried before automatic id collapsing, e.g. /menu/:category */
-    routePatterns: string[];
+    /** route templates tried before automatic id collapsing, e.g. /menu/:category; compiled here, once, for the collectors and the receiver */
+    routePatterns: RoutePattern[];
     /** SERVICE_NAMES: the service.name of the app's browser and edge telemetry (known values of the service label) */
     serviceNames: string[];
   };
@@ -329,7 +330,7 @@ export function loadConfig(given: Env): Config {
       lookbackSeconds: lookback,
       seriesBudgets: parseSeriesBudgets(get('SERIES_BUDGETS'), problems),
       seriesIdleMs: parseDuration('SERIES_IDLE_EVICTION', get('SERIES_IDLE_EVICTION'), problems) * 1000,
-      routePatterns,
+      routePatterns: compileRoutePatterns(routePatterns),
       serviceNames,
     },
     otlp: {

@@ -6,7 +6,6 @@ import { createApp } from './app.js';
 import { createCollectors } from './collectors/index.js';
 import type { Config } from './config.js';
 import { createPool, type Pool } from './db.js';
-import { compileRoutePatterns } from './text.js';
 import type { Logger } from './log.js';
 import { createReconciler, type Reconciler } from './hooks/reconcile.js';
 import { createMaintenanceScheduler, type MaintenanceScheduler } from './maintenance.js';
@@ -38,7 +37,7 @@ export function createExporter(config: Config, connectionString: string, logger:
     scraper,
     db: pool,
     auth: config.auth,
-    otlp: { options: config.otlp, routePatterns: compileRoutePatterns(config.events.routePatterns), registry },
+    otlp: { options: config.otlp, routePatterns: config.events.routePatterns, registry },
     logger,
     hooks: { options: config.hooks, registry },
   });

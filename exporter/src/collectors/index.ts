@@ -3,7 +3,6 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { compileRoutePatterns } from '../text.js';
 import { createBackupsCollector } from './backups.js';
 import { createDatabaseCollector } from './database.js';
 import { createDeploymentsCollector } from './deployments.js';
@@ -19,7 +18,6 @@ const factories: Record<string, (registry: Registry, config: Config, logger?: Lo
   events: (registry, config, logger) =>
     createEventsCollector(registry, {
       ...config.events,
-      routePatterns: compileRoutePatterns(config.events.routePatterns),
       instance: config.instance,
       logger,
     }),
