@@ -44,7 +44,9 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
     local series = exporter('cc_collector_success', 'collector="%s"' % collector);
     local reach = 'max by (job) (last_over_time(%s[%s])) == 1' % [exporter('cc_up'), c.gaugeLookback];
     '((%s == 1 and on (job) (%s)) or (max_over_time(%s[%s]) == 1 unless on (job) (%s)))' % [gauge(series), reach, series, c.stateHold, reach],
-  // The System Health dashboard, or one of its panels (alert-linked panels have fixed ids in grafana/src).
+  // The System Health dashboard, or one of its panels (alert-linked panels have fixed ids, those of
+  // thresholds.json, which grafana/src gives them).
+  local panels = (import '../thresholds.json').systemHealth.linkedPanels,
   local dashboardURL(panel=null) =
     '%s/d/%s/system-health%s' % [c.grafanaURL, c.systemHealthDashboardUid, if panel == null then '' else '?viewPanel=panel-%d' % panel],
   local withRunbook(group) = group {
@@ -67,7 +69,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'More than %s of API requests are failing.' % percent(c.highErrorRateThreshold),
               description: '{{ $value | humanizePercentage }} of API requests failed (5xx or network) over the last 15 minutes; the threshold is %s.' % percent(c.highErrorRateThreshold),
-              dashboard_url: dashboardURL(101),
+              dashboard_url: dashboardURL(panels.apiErrors),
             },
           } + pendingFor(c.highErrorRateFor),
           {
@@ -77,7 +79,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'API requests are slow (p95 above %s).' % seconds(c.highApiLatencyThresholdSeconds),
               description: 'The 95th percentile of API request duration is {{ $value | humanizeDuration }} over the last 5 minutes; the threshold is %ss.' % num(c.highApiLatencyThresholdSeconds),
-              dashboard_url: dashboardURL(102),
+              dashboard_url: dashboardURL(panels.apiLatency),
             },
           } + pendingFor(c.highApiLatencyFor),
           {
@@ -90,7 +92,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'Orders flow but no API request is being reported: the API alerts are blind.',
               description: 'About {{ $value | printf "%%.0f" }} order events and no API request counted in the last %s: the browser telemetry (POST /v1/traces) is not arriving.' % spoken(c.apiTrafficAbsentWindow),
-              dashboard_url: dashboardURL(101),
+              dashboard_url: dashboardURL(panels.apiErrors),
             },
           } + pendingFor(c.apiTrafficAbsentFor),
         ],
@@ -108,7 +110,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'Orders are stuck in their status.',
               description: 'Store {{ $labels.store }}: {{ $value | printf "%%.0f" }} order(s) untouched in status {{ $labels.status }} for longer than its stuck threshold (STUCK_ORDER_THRESHOLDS%s).' % (if c.stuckOrdersFor == null then '' else ', then %s' % spoken(c.stuckOrdersFor)),
-              dashboard_url: dashboardURL(103),
+              dashboard_url: dashboardURL(panels.stuckOrders),
             },
           } + pendingFor(c.stuckOrdersFor),
           {
@@ -119,7 +121,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'Auto-heal moved orders that had been left in their status.',
               description: 'Auto-heal moved about {{ $value | printf "%%.0f" }} order(s) ({{ $labels.action }}) in the last %s: staff left them untouched past the auto-heal threshold. Which ones: the auto_heal events in runtime_metrics.' % spoken(c.autoHealWindow),
-              dashboard_url: dashboardURL(103),
+              dashboard_url: dashboardURL(panels.stuckOrders),
             },
           },
           {
@@ -133,7 +135,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
               summary: 'Payments are failing.',
               // increase() extrapolates to the window's edges: the count is an estimate.
               description: 'About {{ $value | printf "%.0f" }} payment failures in the last 5 minutes.',
-              dashboard_url: dashboardURL(104),
+              dashboard_url: dashboardURL(panels.paymentFailures),
             },
           },
         ],
@@ -148,7 +150,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: "The database uses more than %s of its plan's size limit." % percent(c.lowDiskSpaceWarningThreshold),
               description: 'The database uses {{ $value | humanizePercentage }} of its size limit; the threshold is %s.' % percent(c.lowDiskSpaceWarningThreshold),
-              dashboard_url: dashboardURL(105),
+              dashboard_url: dashboardURL(panels.dbSize),
             },
           } + pendingFor(c.lowDiskSpaceWarningFor),
           // The same alert, critical, near the limit; it inhibits the warning (alertmanager.yml).
@@ -159,7 +161,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: "The database is about to reach its plan's size limit.",
               description: 'The database uses {{ $value | humanizePercentage }} of its size limit; the threshold is %s.' % percent(c.lowDiskSpaceCriticalThreshold),
-              dashboard_url: dashboardURL(105),
+              dashboard_url: dashboardURL(panels.dbSize),
             },
           } + pendingFor(c.lowDiskSpaceCriticalFor),
           {
@@ -169,7 +171,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'Postgres is running out of connections.',
               description: '{{ $value | humanizePercentage }} of max_connections are in use; the threshold is %s.' % percent(c.dbConnectionSaturationThreshold),
-              dashboard_url: dashboardURL(106),
+              dashboard_url: dashboardURL(panels.dbConnections),
             },
           } + pendingFor(c.dbConnectionPoolSaturatedFor),
         ],
@@ -250,7 +252,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'A deployment was rolled back.',
               description: 'A deployment of {{ $labels.environment }} was rolled back in the last 15 minutes ({{ $value | printf "%.0f" }}).',
-              dashboard_url: dashboardURL(107),
+              dashboard_url: dashboardURL(panels.deployments),
             },
           },
           {
@@ -269,7 +271,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             annotations: {
               summary: 'No successful database backup in the last %s hours.' % num(c.backupMaxAgeHours),
               description: '{{ if lt $value 0.0 }}No successful backup is on record: none has run yet, or the last one is older than the events kept in runtime_metrics.{{ else }}The last successful backup finished {{ $value | humanizeDuration }} ago.{{ end }}',
-              dashboard_url: dashboardURL(108),
+              dashboard_url: dashboardURL(panels.backups),
             },
           } + pendingFor(c.backupTooOldFor),
           {

@@ -1,6 +1,10 @@
 // The knobs of the Connect Observability mixin: override any of them with
 // `(import 'mixin.libsonnet') + { _config+:: { highErrorRateThreshold: 0.1 } }`.
 // Ratios are fractions (0.05 = 5%); durations are Prometheus durations ('5m').
+// The thresholds' defaults and the System Health uid are those of thresholds.json at the root of
+// the repository, which the dashboards (grafana/src/thresholds.ts) read too.
+local shared = import '../thresholds.json';
+local t = shared.alerts;
 {
   _config+:: {
     // The exporter's scrape target: every exporter series (cc_*, up) that a rule, an alert or a
@@ -27,36 +31,36 @@
 
     // HighApiLatency and HighErrorRate need at least this many requests in their window, so
     // 1 failure out of 3 pages nobody.
-    apiMinRequests: 20,
+    apiMinRequests: t.apiMinRequests,
 
     // HighErrorRate: the share of API requests failing (5xx or network) over 15 minutes.
-    highErrorRateThreshold: 0.05,
+    highErrorRateThreshold: t.highErrorRateThreshold,
     highErrorRateFor: '2m',
 
     // HighApiLatency: p95 of API request duration over 5 minutes, in seconds.
-    highApiLatencyThresholdSeconds: 2,
+    highApiLatencyThresholdSeconds: t.highApiLatencyThresholdSeconds,
     highApiLatencyFor: '10m',
 
     // StuckOrders: orders of one store and status untouched past their status's threshold
     // (the exporter's STUCK_ORDER_THRESHOLDS, 45m for every active status by default: the old
     // rule's 45 minutes). The exporter times them from the database's own timestamps, so the
     // alert has no for: that a restart of Prometheus or the exporter would start again.
-    stuckOrdersThreshold: 0,
+    stuckOrdersThreshold: t.stuckOrdersThreshold,
     stuckOrdersFor: null,
     // OrdersAutoHealed: auto-heal moved orders in this window (maintenance runs every 15m).
     autoHealWindow: '20m',
 
     // PaymentFailures: payment failures in 5 minutes; it fires at once (no for:).
-    paymentFailuresThreshold: 0,
+    paymentFailuresThreshold: t.paymentFailuresThreshold,
 
     // LowDiskSpace: database size over its plan's limit, a warning and then a critical alert.
-    lowDiskSpaceWarningThreshold: 0.8,
+    lowDiskSpaceWarningThreshold: t.lowDiskSpaceWarningThreshold,
     lowDiskSpaceWarningFor: '15m',
-    lowDiskSpaceCriticalThreshold: 0.95,
+    lowDiskSpaceCriticalThreshold: t.lowDiskSpaceCriticalThreshold,
     lowDiskSpaceCriticalFor: '5m',
 
     // DbConnectionPoolSaturated: connections in use over max_connections.
-    dbConnectionSaturationThreshold: 0.9,
+    dbConnectionSaturationThreshold: t.dbConnectionSaturationThreshold,
     dbConnectionPoolSaturatedFor: '5m',
 
     // Meta-alerts: when monitoring itself is blind.
@@ -66,14 +70,14 @@
     collectorFailingFor: '10m',
     // EventCursorBehind: seconds the first runtime_metrics row behind the cursor has waited to be
     // counted (a long-open write transaction holds every later row back, payment failures too).
-    eventCursorBehindSeconds: 300,
+    eventCursorBehindSeconds: t.eventCursorBehindSeconds,
     eventCursorBehindFor: '2m',
-    backupMaxAgeHours: 26,  // a daily backup, plus slack for a slow run
+    backupMaxAgeHours: t.backupMaxAgeHours,  // a daily backup, plus slack for a slow run
     backupTooOldFor: '30m',
     // MaintenanceNotRunning: no completed run_system_maintenance() for this long (it runs every
     // 15 minutes, by pg_cron or an exporter's scheduler). MaintenanceFailing: an exporter's runs
     // failed and none succeeded within maintenanceFailingWindow (two failed runs in a row).
-    maintenanceMaxAgeMinutes: 60,
+    maintenanceMaxAgeMinutes: t.maintenanceMaxAgeMinutes,
     maintenanceNotRunningFor: '30m',
     maintenanceFailingWindow: '20m',
     // ApiTrafficAbsent: orders flow (order events) but no API request has been counted for this
@@ -99,7 +103,7 @@
     // dashboard_url of every alert: Grafana's base URL and the System Health dashboard's uid
     // (grafanaDashboards gives the dashboard this uid, so the links keep working).
     grafanaURL: 'http://localhost:3000',
-    systemHealthDashboardUid: 'cc-system-health',
+    systemHealthDashboardUid: shared.systemHealth.uid,
 
     // The Grafana datasources the dashboards use by default (their `datasource` and `postgres`
     // variables); the uids are those of grafana/provisioning/.

@@ -4,10 +4,12 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
 import { baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, onceAcrossReplicas, postgresVariable, prom, statPanel, timeseriesPanel } from './common.js';
+import { spokenSeconds, THRESHOLDS, type Thresholds } from './thresholds.js';
 
 export const EXPORTER_UID = 'cc-exporter';
 
-export function exporter(): dashboard.DashboardBuilder {
+/** The dashboard, with the thresholds of thresholds.json (others only to show that they follow). */
+export function exporter({ alerts }: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
   const board = baseDashboard('Exporter', EXPORTER_UID, 'The Connect exporter: scrapes, collectors, the event cursor, OTLP ingest and the Alertmanager webhooks.')
     .withVariable(datasourceVariable())
     .withVariable(postgresVariable())
@@ -39,7 +41,7 @@ export function exporter(): dashboard.DashboardBuilder {
     .withPanel(
       statPanel({
         title: 'Event cursor backlog',
-        description: 'cc_events_pending: runtime_metrics rows behind the cursor, not yet settled or not yet read. A long-open write transaction anywhere on the server holds it back; EventCursorBehind fires when the first of them has waited 5 minutes.',
+        description: `cc_events_pending: runtime_metrics rows behind the cursor, not yet settled or not yet read. A long-open write transaction anywhere on the server holds it back; EventCursorBehind fires when the first of them has waited ${spokenSeconds(alerts.eventCursorBehindSeconds)}.`,
         unit: units.Short,
         width: 6,
         thresholds: [[1000, 'red']],
@@ -175,7 +177,7 @@ export function exporter(): dashboard.DashboardBuilder {
         noValue: 'never',
         unit: units.Seconds,
         width: 6,
-        thresholds: [[3600, 'red']],
+        thresholds: [[alerts.maintenanceMaxAgeMinutes * 60, 'red']],
         targets: [prom('time() - max(cc_maintenance_last_run_timestamp_seconds)', { instant: true })],
       }),
     )

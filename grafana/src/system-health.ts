@@ -8,25 +8,21 @@ import {
   baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, exporterUrlVariable, math, onceAcrossReplicas, postgresVariable, prom, releaseVariable, serviceVariable, sql, statPanel,
   storeVariable, tablePanel, TELEMETRY, timeseriesPanel,
 } from './common.js';
+import { percentOf, THRESHOLDS, type Thresholds } from './thresholds.js';
 
-export const SYSTEM_HEALTH_UID = 'cc-system-health';
+/** The uid the alerts' dashboard_url names (thresholds.json, the mixin's systemHealthDashboardUid). */
+export const SYSTEM_HEALTH_UID = THRESHOLDS.systemHealth.uid;
 
-/** Panels the alerts link to (dashboard_url …?viewPanel=panel-<id>): fixed, so links survive edits. */
-export const LINKED_PANELS = {
-  apiErrors: 101,
-  apiLatency: 102,
-  stuckOrders: 103,
-  paymentFailures: 104,
-  dbSize: 105,
-  dbConnections: 106,
-  deployments: 107,
-  backups: 108,
-} as const;
+/** Panels the alerts link to (dashboard_url …?viewPanel=panel-<id>): fixed, so links survive edits (thresholds.json). */
+export const LINKED_PANELS = THRESHOLDS.systemHealth.linkedPanels;
 
 const api = 'cc_api_request_duration_seconds';
 const apiErrors = `${api}_count{status_class=~"5xx|network", ${TELEMETRY}}`;
 
-export function systemHealth(): dashboard.DashboardBuilder {
+/** The dashboard, with the thresholds of thresholds.json (others only to show that they follow). */
+export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
+  const latency = alerts.highApiLatencyThresholdSeconds;
+  const errorRatio = alerts.highErrorRateThreshold;
   const board = baseDashboard(
     'System Health',
     SYSTEM_HEALTH_UID,
@@ -82,14 +78,14 @@ export function systemHealth(): dashboard.DashboardBuilder {
     .withPanel(
       statPanel({
         title: 'API latency',
-        description: 'Average and 95th percentile duration of API requests seen by browsers over the time range. HighApiLatency fires when the 5-minute p95 passes 2 s.',
+        description: `Average and 95th percentile duration of API requests seen by browsers over the time range. HighApiLatency fires when the 5-minute p95 passes ${latency} s.`,
         unit: units.Seconds,
         named: true,
         targets: [
           prom(`sum(rate(${api}_sum{${TELEMETRY}}[$__range])) / sum(rate(${api}_count{${TELEMETRY}}[$__range]))`, { legend: 'Average', instant: true, refId: 'A' }),
           prom(`histogram_quantile(0.95, sum by (le) (rate(${api}_bucket{${TELEMETRY}}[$__range])))`, { legend: 'p95', instant: true, refId: 'B' }),
         ],
-        thresholds: [[1, 'orange'], [2, 'red']],
+        thresholds: [[latency / 2, 'orange'], [latency, 'red']],
       }),
     )
     .withPanel(
@@ -121,10 +117,10 @@ export function systemHealth(): dashboard.DashboardBuilder {
       timeseriesPanel({
         id: LINKED_PANELS.apiErrors,
         title: 'API error ratio',
-        description: 'Share of API requests that failed (5xx or a network failure) over 5 minutes. HighErrorRate fires above 5 % over 15 minutes.',
+        description: `Share of API requests that failed (5xx or a network failure) over 5 minutes. HighErrorRate fires above ${percentOf(errorRatio)} % over 15 minutes.`,
         unit: units.PercentUnit,
         min: 0,
-        thresholds: [[0.05, 'red']],
+        thresholds: [[errorRatio, 'red']],
         targets: [prom(`sum(rate(${apiErrors}[$__rate_interval])) / sum(rate(${api}_count{${TELEMETRY}}[$__rate_interval]))`, { legend: 'error ratio' })],
       }),
     )
@@ -183,10 +179,10 @@ export function systemHealth(): dashboard.DashboardBuilder {
       timeseriesPanel({
         id: LINKED_PANELS.apiLatency,
         title: 'API latency percentiles',
-        description: 'Median, 95th and 99th percentile duration of all API requests. The dashed line is the 2 s threshold of HighApiLatency.',
+        description: `Median, 95th and 99th percentile duration of all API requests. The dashed line is the ${latency} s threshold of HighApiLatency.`,
         unit: units.Seconds,
         min: 0,
-        thresholds: [[2, 'red']],
+        thresholds: [[latency, 'red']],
         targets: [
           prom(`histogram_quantile(0.50, sum by (le) (rate(${api}_bucket{${TELEMETRY}}[$__rate_interval])))`, { legend: 'p50' }),
           prom(`histogram_quantile(0.95, sum by (le) (rate(${api}_bucket{${TELEMETRY}}[$__rate_interval])))`, { legend: 'p95' }),
@@ -227,17 +223,17 @@ export function systemHealth(): dashboard.DashboardBuilder {
         description: "95th percentile API duration per release (the browser's service.version) in the selected environments: a new release next to the one before it.",
         unit: units.Seconds,
         min: 0,
-        thresholds: [[2, 'red']],
+        thresholds: [[latency, 'red']],
         targets: [prom(`histogram_quantile(0.95, sum by (release, le) (rate(${api}_bucket{${TELEMETRY}}[$__rate_interval])))`, { legend: '{{release}}' })],
       }),
     )
     .withPanel(
       timeseriesPanel({
         title: 'API error ratio by release',
-        description: 'Share of API requests that failed (5xx or network) per release in the selected environments. The dashed line is the 5% threshold of HighErrorRate.',
+        description: `Share of API requests that failed (5xx or network) per release in the selected environments. The dashed line is the ${percentOf(errorRatio)}% threshold of HighErrorRate.`,
         unit: units.PercentUnit,
         min: 0,
-        thresholds: [[0.05, 'red']],
+        thresholds: [[errorRatio, 'red']],
         targets: [prom(`sum by (release) (rate(${apiErrors}[$__rate_interval])) / sum by (release) (rate(${api}_count{${TELEMETRY}}[$__rate_interval]))`, { legend: '{{release}}' })],
       }),
     );
@@ -352,7 +348,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
       timeseriesPanel({
         id: LINKED_PANELS.stuckOrders,
         title: 'Stuck orders by status and store',
-        description: 'Active orders untouched in their status longer than its stuck threshold (45 minutes by default, every active status): StuckOrders fires at once. Auto-heal moves preparing and ready orders on later, and OrdersAutoHealed says so.',
+        description: `Active orders untouched in their status longer than its stuck threshold (${exporterDefaults.stuckOrderMinutes} minutes by default, every active status): StuckOrders fires at once. Auto-heal moves preparing and ready orders on later, and OrdersAutoHealed says so.`,
         unit: units.Short,
         width: 9,
         thresholds: [[1, 'orange']],
@@ -499,7 +495,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
       timeseriesPanel({
         id: LINKED_PANELS.dbSize,
         title: 'Database size',
-        description: "Size of the app's database and the plan's limit (DB_SIZE_LIMIT_BYTES). LowDiskSpace warns at 80 % and is critical at 95 %.",
+        description: `Size of the app's database and the plan's limit (DB_SIZE_LIMIT_BYTES). LowDiskSpace warns at ${percentOf(alerts.lowDiskSpaceWarningThreshold)} % and is critical at ${percentOf(alerts.lowDiskSpaceCriticalThreshold)} %.`,
         unit: units.BytesIEC,
         width: 9,
         min: 0,
@@ -510,7 +506,7 @@ export function systemHealth(): dashboard.DashboardBuilder {
       timeseriesPanel({
         id: LINKED_PANELS.dbConnections,
         title: 'Database connections',
-        description: 'Client connections by state and max_connections. DbConnectionPoolSaturated fires above 90 % of the maximum.',
+        description: `Client connections by state and max_connections. DbConnectionPoolSaturated fires above ${percentOf(alerts.dbConnectionSaturationThreshold)} % of the maximum.`,
         unit: units.Short,
         width: 9,
         min: 0,
@@ -522,12 +518,12 @@ export function systemHealth(): dashboard.DashboardBuilder {
       statPanel({
         id: LINKED_PANELS.backups,
         title: 'Since the last backup',
-        description: 'Time since the last successful cc-ops backup; "never" when none is on record. BackupTooOld fires after 26 hours.',
+        description: `Time since the last successful cc-ops backup; "never" when none is on record. BackupTooOld fires after ${alerts.backupMaxAgeHours} hours.`,
         unit: units.Seconds,
         noValue: 'never',
         width: 6,
         height: 8,
-        thresholds: [[26 * 3600, 'red']],
+        thresholds: [[alerts.backupMaxAgeHours * 3600, 'red']],
         targets: [prom('time() - max(cc_backup_last_success_timestamp_seconds)', { instant: true })],
       }),
     );

@@ -8,14 +8,15 @@ import {
   baseDashboard, datasourceVariable, deployAnnotations, environmentVariable, labelVariable, postgresVariable, prom, releaseVariable, serviceVariable, sql, tablePanel, TELEMETRY,
   timeseriesPanel,
 } from './common.js';
+import { THRESHOLDS, type Thresholds, type VitalName } from './thresholds.js';
 
 export const WEB_VITALS_UID = 'cc-web-vitals';
 
 export interface Vital {
-  name: string;
+  name: VitalName;
   metric: string;
   unit: string;
-  /** good up to the first value, poor from the second (web.dev thresholds) */
+  /** good up to the first value, poor from the second, in the metric's unit (web.dev thresholds, from thresholds.json) */
   thresholds: [number, number];
   about: string;
   /** which route a sample is labelled with (web-otel decides) */
@@ -24,15 +25,25 @@ export interface Vital {
   attributed?: string;
 }
 
-export const VITALS: Vital[] = [
-  { name: 'LCP', metric: 'cc_web_vital_lcp_seconds', unit: units.Seconds, thresholds: [2.5, 4], about: 'Largest Contentful Paint: when the main content has rendered.', page: 'the landing page', attributed: 'elements' },
-  { name: 'INP', metric: 'cc_web_vital_inp_seconds', unit: units.Seconds, thresholds: [0.2, 0.5], about: 'Interaction to Next Paint: how quickly the page responds to taps, clicks and keys.', page: 'the page where the interaction happened', attributed: 'interaction targets' },
-  { name: 'CLS', metric: 'cc_web_vital_cls', unit: units.NoUnit, thresholds: [0.1, 0.25], about: 'Cumulative Layout Shift: how much the content jumps around (unitless).', page: 'the page where the largest shift happened' },
-  { name: 'FCP', metric: 'cc_web_vital_fcp_seconds', unit: units.Seconds, thresholds: [1.8, 3], about: 'First Contentful Paint: when anything first renders.', page: 'the landing page' },
-  { name: 'TTFB', metric: 'cc_web_vital_ttfb_seconds', unit: units.Seconds, thresholds: [0.8, 1.8], about: 'Time to First Byte: how long the server took to start answering the page.', page: 'the landing page' },
-];
+/** The vitals and their thresholds (thresholds.json: milliseconds, which the histograms have in seconds; CLS unitless). */
+export function vitals({ webVitals }: Thresholds = THRESHOLDS): Vital[] {
+  const inUnit = (v: Omit<Vital, 'thresholds'>): Vital => {
+    const { good, poor } = webVitals[v.name];
+    return { ...v, thresholds: v.unit === units.Seconds ? [good / 1000, poor / 1000] : [good, poor] };
+  };
+  return [
+    inUnit({ name: 'LCP', metric: 'cc_web_vital_lcp_seconds', unit: units.Seconds, about: 'Largest Contentful Paint: when the main content has rendered.', page: 'the landing page', attributed: 'elements' }),
+    inUnit({ name: 'INP', metric: 'cc_web_vital_inp_seconds', unit: units.Seconds, about: 'Interaction to Next Paint: how quickly the page responds to taps, clicks and keys.', page: 'the page where the interaction happened', attributed: 'interaction targets' }),
+    inUnit({ name: 'CLS', metric: 'cc_web_vital_cls', unit: units.NoUnit, about: 'Cumulative Layout Shift: how much the content jumps around (unitless).', page: 'the page where the largest shift happened' }),
+    inUnit({ name: 'FCP', metric: 'cc_web_vital_fcp_seconds', unit: units.Seconds, about: 'First Contentful Paint: when anything first renders.', page: 'the landing page' }),
+    inUnit({ name: 'TTFB', metric: 'cc_web_vital_ttfb_seconds', unit: units.Seconds, about: 'Time to First Byte: how long the server took to start answering the page.', page: 'the landing page' }),
+  ];
+}
 
-export function webVitals(): dashboard.DashboardBuilder {
+export const VITALS: Vital[] = vitals();
+
+/** The dashboard, with the thresholds of thresholds.json (others only to show that they follow). */
+export function webVitals(thresholds: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
   const board = baseDashboard('Web Vitals', WEB_VITALS_UID, 'Core Web Vitals measured in real browsers by web-otel: the 75th percentile by page, and how many samples were good, need improvement or poor.')
     .withVariable(datasourceVariable())
     .withVariable(postgresVariable())
@@ -42,7 +53,7 @@ export function webVitals(): dashboard.DashboardBuilder {
     .withVariable(labelVariable('page', 'Page', 'cc_web_vital_lcp_seconds_count', 'Pages by route template, as web vitals label them.'))
     .annotations(deployAnnotations());
 
-  for (const vital of VITALS) {
+  for (const vital of vitals(thresholds)) {
     const [good, poor] = vital.thresholds;
     const selector = `{page=~"$page", ${TELEMETRY}}`;
     board
