@@ -133,6 +133,7 @@ SELECT (SELECT count(*)::integer
 
 export const STORES = `SELECT store_id::text AS id, store FROM observability.stores`;
 
+/** A runtime_metrics row as READ_SETTLED reads it (the receiver's rows to insert are ingest/spans.ts' NewEventRow). */
 export interface EventRow {
   id: string;
   tx: string;

@@ -19,7 +19,7 @@ import { sameSecret } from '../auth.js';
 import { truncate, type RoutePattern } from '../text.js';
 import { decodeJsonRequest, decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus, MalformedRequestError } from './decode.js';
 import { createRateLimiter } from './rate-limit.js';
-import { spansToRows, type EventRow } from './spans.js';
+import { spansToRows, type NewEventRow } from './spans.js';
 import { insertRows, isRetryable, pruneDigests } from './store.js';
 
 const gunzip = promisify<InputType, ZlibOptions, Buffer>(gunzipCallback);
@@ -213,7 +213,7 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
   });
 
   /** Stores the rows; false when the request was a replay of one already stored. */
-  async function store(rows: readonly EventRow[], digest: Buffer | undefined): Promise<boolean> {
+  async function store(rows: readonly NewEventRow[], digest: Buffer | undefined): Promise<boolean> {
     let stored: boolean;
     try {
       stored = await write(rows, digest);
@@ -232,7 +232,7 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
   }
 
   /** The insert; without the digest table, a plain insert (a replay is then stored twice). */
-  async function write(rows: readonly EventRow[], digest: Buffer | undefined): Promise<boolean> {
+  async function write(rows: readonly NewEventRow[], digest: Buffer | undefined): Promise<boolean> {
     if (digest === undefined || Date.now() < digestsMissingUntil) return insertRows(db, rows);
     try {
       const stored = await insertRows(db, rows, digest);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileRoutePatterns } from '../text.js';
 import type { AttributeValue, ReceivedSpan } from './decode.js';
-import { classifySpan, isoFromNanos, MAX_EXCEPTIONS_PER_SPAN, SERVER_ONLY_REJECTION, spansToRows, spanToRows, type EventRow } from './spans.js';
+import { classifySpan, isoFromNanos, MAX_EXCEPTIONS_PER_SPAN, SERVER_ONLY_REJECTION, spansToRows, spanToRows, type NewEventRow } from './spans.js';
 
 const options = { routePatterns: compileRoutePatterns(['/menu/:category']), maxAttributeLength: 200 };
 const T0 = 1_736_942_400_000_000_000n; // 2025-01-15T12:00:00Z
@@ -226,7 +226,7 @@ describe('errors', () => {
 
   it('are at most a few per span, with a capped error_type', () => {
     const noisy = span({ events: Array.from({ length: 50 }, () => exception({ 'exception.type': 'TypeError '.repeat(50) })) });
-    const rows = spanToRows(noisy, options) as EventRow[];
+    const rows = spanToRows(noisy, options) as NewEventRow[];
     expect(rows).toHaveLength(MAX_EXCEPTIONS_PER_SPAN);
     expect(rows[0]?.eventData.error_type).toHaveLength(120);
   });
@@ -307,7 +307,7 @@ describe('server-only telemetry (edge function spans, payment failures)', () => 
         eventData: { provider: 'stripe', reason: 'card_declined', order_id: 'ord_42', amount: 18.5 },
       })),
     ]);
-    const failed = spanToRows(edge({ statusCode: 2, attributes: { 'faas.name': 'create-order', 'http.response.status_code': 503 } }), trusted) as EventRow[];
+    const failed = spanToRows(edge({ statusCode: 2, attributes: { 'faas.name': 'create-order', 'http.response.status_code': 503 } }), trusted) as NewEventRow[];
     expect(failed.map((r) => [r.eventType, r.eventData.status, r.eventData.http_status])).toEqual([['edge_function', 'error', 503]]); // its failure is its status, not an error row
   });
 
@@ -328,7 +328,7 @@ describe('server-only telemetry (edge function spans, payment failures)', () => 
 
   it('keeps payment values bounded: a label-safe provider and reason, a numeric amount or null', () => {
     const odd = { ...paymentFailed, attributes: new Map<string, AttributeValue>([['payment.failure_reason', 'x'.repeat(10_000)], ['payment.amount', 'lots'], ['order.id', 42]]) };
-    const [row] = spanToRows(span({ name: 'checkout', events: [odd] }), trusted) as EventRow[];
+    const [row] = spanToRows(span({ name: 'checkout', events: [odd] }), trusted) as NewEventRow[];
     expect(row!.eventData).toMatchObject({ provider: 'unknown', order_id: '42', amount: null });
     expect(String(row!.eventData.reason).length).toBeLessThanOrEqual(120);
   });
@@ -338,7 +338,7 @@ describe('row dates', () => {
   it('are the span end, never later than the receiver\'s clock (a clock running ahead is not the future)', () => {
     const ahead = BigInt(Date.now() + 3_600_000) * 1_000_000n;
     const before = Date.now();
-    const [row] = spanToRows(span({ name: 'page_view', startTimeUnixNano: ahead, endTimeUnixNano: ahead }), options) as EventRow[];
+    const [row] = spanToRows(span({ name: 'page_view', startTimeUnixNano: ahead, endTimeUnixNano: ahead }), options) as NewEventRow[];
     const dated = Date.parse(row!.createdAt);
     expect(dated).toBeGreaterThanOrEqual(before);
     expect(dated).toBeLessThanOrEqual(Date.now());
@@ -361,12 +361,12 @@ describe('resource dimensions', () => {
       events: [exception({ 'exception.type': 'TypeError', 'exception.message': 'boom' })],
       resource: { 'service.name': 'edge-functions', 'service.version': 'v1.5.0', 'deployment.environment.name': 'production', 'deployment.environment': 'ignored' },
     });
-    const rows = spanToRows(failing, { ...options, trusted: true }) as EventRow[];
+    const rows = spanToRows(failing, { ...options, trusted: true }) as NewEventRow[];
     expect(rows.map((r) => r.eventType)).toEqual(['edge_function', 'error']);
     for (const row of rows) expect(row.eventData).toMatchObject({ service: 'edge-functions', env: 'production', release: 'v1.5.0' });
 
     const old = span({ name: 'page_view', attributes: { page: '/menu/pizza' }, resource: { 'service.name': 'web', 'deployment.environment': 'staging', 'service.version': 'x'.repeat(500) } });
-    const [row] = spanToRows(old, options) as EventRow[];
+    const [row] = spanToRows(old, options) as NewEventRow[];
     expect(row!.eventData).toMatchObject({ service: 'web', env: 'staging' });
     expect((row!.eventData.release as string).length).toBeLessThanOrEqual(120);
     // a secret in a version is redacted like every label value
@@ -375,7 +375,7 @@ describe('resource dimensions', () => {
   });
 
   it('a span without a resource makes rows without them (the collector reads "unknown")', () => {
-    const [row] = spanToRows(span({ name: 'page_view' }), options) as EventRow[];
+    const [row] = spanToRows(span({ name: 'page_view' }), options) as NewEventRow[];
     expect(row!.eventData).not.toHaveProperty('service');
     expect(row!.eventData).not.toHaveProperty('env');
     expect(row!.eventData).not.toHaveProperty('release');
@@ -396,7 +396,7 @@ describe('what the browser names since issue 19', () => {
         'browser.web_vital.attribution.interaction_type': 'pointer',
       },
     });
-    const [row] = spanToRows(vital, options) as EventRow[];
+    const [row] = spanToRows(vital, options) as NewEventRow[];
     expect(row!.eventData).toMatchObject({ metric: 'INP', value: 240, page: '/menu/:category' });
     const attribution = row!.eventData.attribution as Record<string, string>;
     expect(attribution.interaction_type).toBe('pointer');
@@ -407,12 +407,12 @@ describe('what the browser names since issue 19', () => {
 
   it('an HTTP request still pending when its page closed is an aborted call, not a network failure', () => {
     const pending = span({ name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': 'https://api.example/api/menu', 'error.type': 'aborted_by_unload' } });
-    const [row] = spanToRows(pending, options) as EventRow[];
+    const [row] = spanToRows(pending, options) as NewEventRow[];
     expect(row!.eventData).toMatchObject({ endpoint: '/api/menu', status: 0, aborted: true });
     // an answer wins over the marker; another error.type is a network failure as before
     const answered = span({ name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': 'https://api.example/api/menu', 'http.response.status_code': 200, 'error.type': 'aborted_by_unload' } });
-    expect((spanToRows(answered, options) as EventRow[])[0]!.eventData).not.toHaveProperty('aborted');
+    expect((spanToRows(answered, options) as NewEventRow[])[0]!.eventData).not.toHaveProperty('aborted');
     const failed = span({ name: 'HTTP GET', kind: 3, attributes: { 'http.request.method': 'GET', 'url.full': 'https://api.example/api/menu', 'error.type': 'TypeError' } });
-    expect((spanToRows(failed, options) as EventRow[])[0]!.eventData).not.toHaveProperty('aborted');
+    expect((spanToRows(failed, options) as NewEventRow[])[0]!.eventData).not.toHaveProperty('aborted');
   });
 });

@@ -25,8 +25,11 @@ import { labelValue, MAX_LABEL_INPUT, routeTemplate, scrubUrlText, storable, tru
 
 export type EventType = 'page_view' | 'api_latency' | 'error' | 'user_action' | 'performance' | 'edge_function' | 'payment_failure';
 
-/** A runtime_metrics row, as inserted: created_at, session_id, event_type, event_data. */
-export interface EventRow {
+/**
+ * A runtime_metrics row to insert: created_at, session_id, event_type, event_data. A row as read
+ * back (with id, tx, and event_type whatever any writer put there) is collectors/events.ts' EventRow.
+ */
+export interface NewEventRow {
   /** ISO 8601, microseconds */
   createdAt: string;
   sessionId: string | null;
@@ -43,7 +46,7 @@ export interface MappingOptions {
 }
 
 export interface MappingResult {
-  rows: EventRow[];
+  rows: NewEventRow[];
   /** spans refused (not stored), and why, for the partial-success answer */
   rejectedSpans: number;
   rejections: string[];
@@ -100,7 +103,7 @@ const MAX_AHEAD_MS = 86_400_000;
 
 /** Every span of a request to rows; a span with missing or inverted times, or invalid ids, is rejected whole. */
 export function spansToRows(spans: readonly ReceivedSpan[], options: MappingOptions): MappingResult {
-  const rows: EventRow[] = [];
+  const rows: NewEventRow[] = [];
   const reasons = new Map<string, number>();
   for (const span of spans) {
     const result = spanToRows(span, options);
@@ -116,7 +119,7 @@ function isOtlpUpload(url: string | undefined): boolean {
 }
 
 /** One span's rows, or why it is rejected. */
-export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRow[] | string {
+export function spanToRows(span: ReceivedSpan, options: MappingOptions): NewEventRow[] | string {
   if (span.traceId === undefined || span.spanId === undefined) return 'missing or invalid trace or span id';
   const start = span.startTimeUnixNano;
   const end = span.endTimeUnixNano;
@@ -132,7 +135,7 @@ export function spanToRows(span: ReceivedSpan, options: MappingOptions): EventRo
   if ((kind === 'edge_function' || payments.length > 0) && options.trusted !== true) return SERVER_ONLY_REJECTION;
   const now = BigInt(Date.now()) * 1_000_000n;
   const base = { createdAt: isoFromNanos(end < now ? end : now), sessionId: sessionId(span) };
-  const rows: EventRow[] = [];
+  const rows: NewEventRow[] = [];
   const max = options.maxAttributeLength;
   const dims = resourceDimensions(span);
 
@@ -214,7 +217,7 @@ export function resourceDimensions(span: ReceivedSpan): Record<string, string> {
   return dims;
 }
 
-function withDimensions(rows: EventRow[], dims: Record<string, string>): EventRow[] {
+function withDimensions(rows: NewEventRow[], dims: Record<string, string>): NewEventRow[] {
   for (const row of rows) Object.assign(row.eventData, dims);
   return rows;
 }

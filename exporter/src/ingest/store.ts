@@ -5,7 +5,7 @@
 // copies arrive at once (the second waits on the first's digest, then finds it).
 import pg from 'pg';
 import type { Queryable } from '../db.js';
-import type { EventRow } from './spans.js';
+import type { NewEventRow } from './spans.js';
 
 export const INSERT_EVENTS = `
 INSERT INTO public.runtime_metrics (created_at, session_id, event_type, event_data)
@@ -29,7 +29,7 @@ DELETE FROM observability.otlp_request_digests
  * Stores a request's rows; with `digest` (the SHA-256 of the request body), only if no request
  * with that digest was stored before. Returns false for such a replay, which stored nothing.
  */
-export async function insertRows(db: Queryable, rows: readonly EventRow[], digest?: Buffer): Promise<boolean> {
+export async function insertRows(db: Queryable, rows: readonly NewEventRow[], digest?: Buffer): Promise<boolean> {
   if (rows.length === 0) return true;
   const columns = [rows.map((r) => r.createdAt), rows.map((r) => r.sessionId), rows.map((r) => r.eventType), rows.map((r) => JSON.stringify(r.eventData))];
   if (digest === undefined) {
