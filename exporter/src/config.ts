@@ -1,11 +1,11 @@
 // The exporter's configuration: read once from the environment, validated at the edge, every
 // problem reported at once. Secrets may come from files (VAR_FILE) so they stay out of the
 // environment listing and out of the repo.
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { DEFAULT_SERVICE_NAMES, SERIES_BUDGET_DEFAULTS } from './collectors/events.js';
 import { collectorNames } from './collectors/index.js';
+import { nonEmpty, readSecret, type Env } from './env.js';
 import { compileRoutePatterns, type RoutePattern } from './text.js';
 
 export interface Config {
@@ -140,7 +140,7 @@ export class ConfigError extends Error {
   }
 }
 
-export type Env = Record<string, string | undefined>;
+export type { Env };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -198,23 +198,7 @@ export function loadConfig(given: Env): Config {
   });
   const get = (name: keyof typeof DEFAULTS): string => nonEmpty(env[name]) ?? DEFAULTS[name];
 
-  const secret = (name: string): string | undefined => {
-    const direct = nonEmpty(env[name]);
-    const file = nonEmpty(env[`${name}_FILE`]);
-    if (direct !== undefined && file !== undefined) {
-      problems.push(`${name} and ${name}_FILE are both set; set one`);
-      return undefined;
-    }
-    if (file === undefined) return direct;
-    try {
-      const value = readFileSync(file, 'utf8').trim();
-      if (value === '') problems.push(`${name}_FILE: ${file} is empty`);
-      return value || undefined;
-    } catch (err) {
-      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-      return undefined;
-    }
-  };
+  const secret = (name: string): string | undefined => readSecret(env, name, problems);
 
   const int = (name: keyof typeof DEFAULTS, min: number, max: number): number => {
     const raw = get(name);
@@ -458,11 +442,6 @@ function parseHooks(secret: (name: string) => string | undefined, apiBaseUrl: st
   }
   if (token === undefined) problems.push('the SMS bridge is configured but HOOKS_AUTH_TOKEN is not: set it, or /hooks/sms stays off');
   return { token, sms: { accountSid, authToken, from, to, apiBaseUrl: apiBaseUrl.replace(/\/+$/, ''), cooldownMs }, heartbeatUrl, ackToken };
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : undefined;
 }
 
 function parseList(raw: string): string[] {

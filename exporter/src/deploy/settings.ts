@@ -1,8 +1,8 @@
 // Settings of the deploy commands (deploy, smoke, rollback, annotate), read once from the
 // environment like the exporter's: every problem listed at once, secrets from NAME or NAME_FILE.
 // Each command asks only for the parts it uses, so `cc-ops smoke` needs no database.
-import { readFileSync } from 'node:fs';
-import { ConfigError, type Env } from '../config.js';
+import { ConfigError } from '../config.js';
+import { nonEmpty, readSecret, type Env } from '../env.js';
 import type { PrometheusSettings } from './analysis.js';
 
 export const DEPLOY_DEFAULTS = {
@@ -56,23 +56,7 @@ export interface Needs {
 export function loadDeploySettings(env: Env, needs: Needs = {}): DeploySettings {
   const problems: string[] = [];
   const value = (name: string) => nonEmpty(env[name]);
-  const secret = (name: string): string | undefined => {
-    const direct = value(name);
-    const file = value(`${name}_FILE`);
-    if (direct !== undefined && file !== undefined) {
-      problems.push(`${name} and ${name}_FILE are both set; set one`);
-      return undefined;
-    }
-    if (file === undefined) return direct;
-    try {
-      const content = readFileSync(file, 'utf8').trim();
-      if (content === '') problems.push(`${name}_FILE: ${file} is empty`);
-      return content || undefined;
-    } catch (err) {
-      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-      return undefined;
-    }
-  };
+  const secret = (name: string): string | undefined => readSecret(env, name, problems);
   const httpUrl = (name: string, raw: string | undefined): string | undefined => {
     if (raw === undefined) return undefined;
     try {
@@ -136,9 +120,4 @@ export function loadDeploySettings(env: Env, needs: Needs = {}): DeploySettings 
   const runUrl = server && repository && runId ? `${server}/${repository}/actions/runs/${runId}` : undefined;
 
   return { databaseUrl, grafana, vercel, alertmanager, prometheus, httpTimeoutMs, runUrl };
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : undefined;
 }
