@@ -20,12 +20,12 @@ const api = 'cc_api_request_duration_seconds';
 const apiErrors = `${api}_count{status_class=~"5xx|network", ${TELEMETRY}}`;
 
 /** The dashboard, with the thresholds of thresholds.json (others only to show that they follow). */
-export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
+export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, linkedPanels } }: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
   const latency = alerts.highApiLatencyThresholdSeconds;
   const errorRatio = alerts.highErrorRateThreshold;
   const board = baseDashboard(
     'System Health',
-    SYSTEM_HEALTH_UID,
+    uid,
     "Cameron's Connect at a glance: errors, API latency, alerts, orders and deployments. Replaces the System Health page of the app.",
   )
     .withVariable(datasourceVariable())
@@ -91,7 +91,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     .withPanel(
       statPanel({
         title: 'Order health',
-        description: 'Orders active now (pending, confirmed, preparing, ready) and how many of them are stuck in their status past the threshold (preparing 30 min, ready 60 min by default).',
+        description: `Orders active now (pending, confirmed, preparing, ready) and how many of them are stuck in their status past its threshold (${exporterDefaults.stuckOrderMinutes} minutes by default, every active status).`,
         unit: units.Short,
         named: true,
         targets: [
@@ -115,7 +115,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     )
     .withPanel(
       timeseriesPanel({
-        id: LINKED_PANELS.apiErrors,
+        id: linkedPanels.apiErrors,
         title: 'API error ratio',
         description: `Share of API requests that failed (5xx or a network failure) over 5 minutes. HighErrorRate fires above ${percentOf(errorRatio)} % over 15 minutes.`,
         unit: units.PercentUnit,
@@ -177,7 +177,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     )
     .withPanel(
       timeseriesPanel({
-        id: LINKED_PANELS.apiLatency,
+        id: linkedPanels.apiLatency,
         title: 'API latency percentiles',
         description: `Median, 95th and 99th percentile duration of all API requests. The dashed line is the ${latency} s threshold of HighApiLatency.`,
         unit: units.Seconds,
@@ -346,7 +346,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     )
     .withPanel(
       timeseriesPanel({
-        id: LINKED_PANELS.stuckOrders,
+        id: linkedPanels.stuckOrders,
         title: 'Stuck orders by status and store',
         description: `Active orders untouched in their status longer than its stuck threshold (${exporterDefaults.stuckOrderMinutes} minutes by default, every active status): StuckOrders fires at once. Auto-heal moves preparing and ready orders on later, and OrdersAutoHealed says so.`,
         unit: units.Short,
@@ -377,7 +377,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     )
     .withPanel(
       timeseriesPanel({
-        id: LINKED_PANELS.paymentFailures,
+        id: linkedPanels.paymentFailures,
         title: 'Payment failures',
         description: 'Failed payments per minute by provider and reason. PaymentFailures pages (SMS included) on the first one in 5 minutes.',
         unit: units.CountsPerMinute,
@@ -458,7 +458,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     )
     .withPanel(
       tablePanel({
-        id: LINKED_PANELS.deployments,
+        id: linkedPanels.deployments,
         title: 'Deployment history',
         description: 'Deployments in the time range from deployment_log, newest first: environment, version, commit, status, smoke-test result, and the deployment a rollback returned to.',
         unit: units.String,
@@ -493,7 +493,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     .withRow(new dashboard.RowBuilder('Database and backups'))
     .withPanel(
       timeseriesPanel({
-        id: LINKED_PANELS.dbSize,
+        id: linkedPanels.dbSize,
         title: 'Database size',
         description: `Size of the app's database and the plan's limit (DB_SIZE_LIMIT_BYTES). LowDiskSpace warns at ${percentOf(alerts.lowDiskSpaceWarningThreshold)} % and is critical at ${percentOf(alerts.lowDiskSpaceCriticalThreshold)} %.`,
         unit: units.BytesIEC,
@@ -504,7 +504,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     )
     .withPanel(
       timeseriesPanel({
-        id: LINKED_PANELS.dbConnections,
+        id: linkedPanels.dbConnections,
         title: 'Database connections',
         description: `Client connections by state and max_connections. DbConnectionPoolSaturated fires above ${percentOf(alerts.dbConnectionSaturationThreshold)} % of the maximum.`,
         unit: units.Short,
@@ -516,7 +516,7 @@ export function systemHealth({ alerts, exporterDefaults }: Thresholds = THRESHOL
     )
     .withPanel(
       statPanel({
-        id: LINKED_PANELS.backups,
+        id: linkedPanels.backups,
         title: 'Since the last backup',
         description: `Time since the last successful cc-ops backup; "never" when none is on record. BackupTooOld fires after ${alerts.backupMaxAgeHours} hours.`,
         unit: units.Seconds,
