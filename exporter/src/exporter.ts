@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import { createPool, type Pool } from './db.js';
 import type { Logger } from './log.js';
 import { createReconciler, type Reconciler } from './hooks/reconcile.js';
-import { createMaintenanceScheduler, type MaintenanceScheduler } from './maintenance.js';
+import { createMaintenanceScheduler, type MaintenanceScheduler } from './maintenance-scheduler.js';
 import { createScraper, type Scraper } from './scrape.js';
 import { gitRevision, version } from './version.js';
 

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
-import { createMaintenanceScheduler, type MaintenanceRun } from './maintenance.js';
+import { createMaintenanceScheduler, type MaintenanceRun } from './maintenance-scheduler.js';
 import { sqlPaths } from './paths.js';
 import { backends, connect, createTestDatabase, describeEachBackend, silentLogger, type TestDatabase } from './test/databases.js';
 import { startExporter, type RunningExporter } from './test/exporter.js';
