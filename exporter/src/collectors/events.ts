@@ -426,77 +426,11 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
 
   /** Feed one settled row into the counts; never throws on bad data. */
   function count(counts: EventCounts, budget: SeriesBudget, row: EventRow, storeName: (id: unknown) => string): void {
-    // A row from the future would count now what has not happened (a payment failure that
-    // pages), and again never: it is set aside whole. None can be written since migration 011.
-    if (row.future === true) {
-      counts.inc('cc_events_ignored_total', { reason: 'dated_in_future' });
-      return;
-    }
     const at = row.created_at.getTime();
-    const series = (family: string, labels: Labels) => admitted(counts, budget, family, labels, at);
-    const route = (raw: unknown) => routeTemplate(raw, options.routePatterns);
-    counts.inc('cc_events_total', series('cc_events_total', { event_type: labelValue(row.event_type) }));
-    const d = (row.event_data !== null && typeof row.event_data === 'object' ? row.event_data : {}) as Record<string, unknown>;
-    const dims = { service: labelValue(d.service), env: labelValue(d.env), release: labelValue(d.release) };
-    switch (row.event_type) {
-      case 'page_view':
-        counts.inc('cc_page_views_total', series('cc_page_views_total', { page: route(d.page), ...dims }));
-        return;
-      case 'api_latency': {
-        const latencyMs = nonNegative(d.latency_ms);
-        const statusClass = d.aborted === true && (d.status === 0 || d.status === undefined) ? 'aborted' : toStatusClass(d.status);
-        if (latencyMs === undefined || statusClass === undefined) return;
-        const method = typeof d.method === 'string' && HTTP_METHODS.includes(d.method.toUpperCase()) ? d.method.toUpperCase() : 'unknown';
-        const labels = series('cc_api_request_duration_seconds', { endpoint: route(d.endpoint), method, status_class: statusClass, ...dims });
-        counts.observe('cc_api_request_duration_seconds', labels, latencyMs / 1000);
-        counts.inc('cc_api_requests_total', { status_class: statusClass });
-        return;
-      }
-      case 'error':
-        counts.inc('cc_frontend_errors_total', series('cc_frontend_errors_total', { error_type: labelValue(d.error_type), ...dims }));
-        return;
-      case 'user_action':
-        counts.inc('cc_user_actions_total', series('cc_user_actions_total', { action: labelValue(d.action), ...dims }));
-        return;
-      case 'performance': {
-        const metric = typeof d.metric === 'string' ? (d.metric.toUpperCase() as VitalName) : undefined;
-        const vital = metric && metric in VITALS ? VITALS[metric] : undefined;
-        const raw = nonNegative(d.value);
-        if (!metric || !vital || raw === undefined) return; // FID from old clients: counted above only
-        const value = raw * vital.scale;
-        const rating =
-          typeof d.rating === 'string' && RATINGS.includes(d.rating) ? d.rating : value <= vital.good ? 'good' : value <= vital.poor ? 'needs-improvement' : 'poor';
-        counts.observe(vital.name, series(vital.name, { page: route(d.page), rating, ...dims }), value);
-        return;
-      }
-      case 'edge_function': {
-        const ms = nonNegative(d.execution_time_ms);
-        if (ms === undefined) return;
-        const labels = series('cc_edge_function_duration_seconds', { function: labelValue(d.function_name), status: labelValue(d.status), ...dims });
-        counts.observe('cc_edge_function_duration_seconds', labels, ms / 1000);
-        return;
-      }
-      case 'order_event': {
-        if (typeof d.to !== 'string') return;
-        const store = storeName(d.store_id);
-        const from = labelValue(typeof d.from === 'string' ? d.from : 'none');
-        counts.inc('cc_order_transitions_total', series('cc_order_transitions_total', { store, from, to: labelValue(d.to) }));
-        if (d.to !== 'completed') return;
-        const total = nonNegative(d.total);
-        if (total !== undefined) counts.inc('cc_order_revenue_total', series('cc_order_revenue_total', { store }), total);
-        const createdAt = typeof d.order_created_at === 'string' ? Date.parse(d.order_created_at) : NaN;
-        const seconds = (row.created_at.getTime() - createdAt) / 1000;
-        if (Number.isFinite(seconds) && seconds >= 0) counts.observe('cc_order_completion_duration_seconds', series('cc_order_completion_duration_seconds', { store }), seconds);
-        return;
-      }
-      case 'payment_failure':
-        counts.inc('cc_payment_failures_total', series('cc_payment_failures_total', { provider: labelValue(d.provider), reason: labelValue(d.reason) }));
-        return;
-      case 'auto_heal':
-        counts.inc('cc_auto_heal_actions_total', series('cc_auto_heal_actions_total', { action: labelValue(d.action) }));
-        return;
-      default:
-        return;
+    for (const sample of eventSamples(row, { routePatterns: options.routePatterns, storeName })) {
+      const labels = sample.budgeted ? admitted(counts, budget, sample.family, sample.labels, at) : sample.labels;
+      if (sample.kind === 'inc') counts.inc(sample.family, labels, sample.value);
+      else counts.observe(sample.family, labels, sample.value);
     }
   }
 
@@ -805,6 +739,100 @@ export async function inTransaction<T>(db: Queryable, fn: (q: Queryable) => Prom
   } finally {
     client?.release(broken);
   }
+}
+
+/** One change a row makes to the counts: an increment of a counter or an observation of a histogram. */
+export interface EventSample {
+  kind: 'inc' | 'observe';
+  family: string;
+  labels: Labels;
+  value: number;
+  /** the labels come from the row: they go through the family's series budget before counting */
+  budgeted: boolean;
+}
+
+export interface RowMapping {
+  routePatterns: readonly RoutePattern[];
+  /** an order_event's store label from its store_id ('unknown' for a store not in the stores table) */
+  storeName: (storeId: unknown) => string;
+}
+
+/**
+ * What one settled row counts, in the order the collector applies it (series budgets and
+ * overflow are the collector's): a pure function of the row, no database, no state. Never
+ * throws on bad data: a malformed row is counted in cc_events_total and nowhere else.
+ * Row shapes per event_type: sql/README.md.
+ */
+export function eventSamples(row: Pick<EventRow, 'created_at' | 'event_type' | 'event_data' | 'future'>, mapping: RowMapping): EventSample[] {
+  // A row from the future would count now what has not happened (a payment failure that
+  // pages), and again never: it is set aside whole. None can be written since migration 011.
+  if (row.future === true) return [{ kind: 'inc', family: 'cc_events_ignored_total', labels: { reason: 'dated_in_future' }, value: 1, budgeted: false }];
+  const samples: EventSample[] = [];
+  const inc = (family: string, labels: Labels, value = 1, budgeted = true) => samples.push({ kind: 'inc', family, labels, value, budgeted });
+  const observe = (family: string, labels: Labels, value: number) => samples.push({ kind: 'observe', family, labels, value, budgeted: true });
+  const route = (raw: unknown) => routeTemplate(raw, mapping.routePatterns);
+  inc('cc_events_total', { event_type: labelValue(row.event_type) });
+  const d = (row.event_data !== null && typeof row.event_data === 'object' ? row.event_data : {}) as Record<string, unknown>;
+  const dims = { service: labelValue(d.service), env: labelValue(d.env), release: labelValue(d.release) };
+  switch (row.event_type) {
+    case 'page_view':
+      inc('cc_page_views_total', { page: route(d.page), ...dims });
+      break;
+    case 'api_latency': {
+      const latencyMs = nonNegative(d.latency_ms);
+      const statusClass = d.aborted === true && (d.status === 0 || d.status === undefined) ? 'aborted' : toStatusClass(d.status);
+      if (latencyMs === undefined || statusClass === undefined) break;
+      const method = typeof d.method === 'string' && HTTP_METHODS.includes(d.method.toUpperCase()) ? d.method.toUpperCase() : 'unknown';
+      observe('cc_api_request_duration_seconds', { endpoint: route(d.endpoint), method, status_class: statusClass, ...dims }, latencyMs / 1000);
+      inc('cc_api_requests_total', { status_class: statusClass }, 1, false);
+      break;
+    }
+    case 'error':
+      inc('cc_frontend_errors_total', { error_type: labelValue(d.error_type), ...dims });
+      break;
+    case 'user_action':
+      inc('cc_user_actions_total', { action: labelValue(d.action), ...dims });
+      break;
+    case 'performance': {
+      const metric = typeof d.metric === 'string' ? (d.metric.toUpperCase() as VitalName) : undefined;
+      const vital = metric && metric in VITALS ? VITALS[metric] : undefined;
+      const raw = nonNegative(d.value);
+      if (!metric || !vital || raw === undefined) break; // FID from old clients: counted above only
+      const value = raw * vital.scale;
+      const rating =
+        typeof d.rating === 'string' && RATINGS.includes(d.rating) ? d.rating : value <= vital.good ? 'good' : value <= vital.poor ? 'needs-improvement' : 'poor';
+      observe(vital.name, { page: route(d.page), rating, ...dims }, value);
+      break;
+    }
+    case 'edge_function': {
+      const ms = nonNegative(d.execution_time_ms);
+      if (ms === undefined) break;
+      observe('cc_edge_function_duration_seconds', { function: labelValue(d.function_name), status: labelValue(d.status), ...dims }, ms / 1000);
+      break;
+    }
+    case 'order_event': {
+      if (typeof d.to !== 'string') break;
+      const store = mapping.storeName(d.store_id);
+      const from = labelValue(typeof d.from === 'string' ? d.from : 'none');
+      inc('cc_order_transitions_total', { store, from, to: labelValue(d.to) });
+      if (d.to !== 'completed') break;
+      const total = nonNegative(d.total);
+      if (total !== undefined) inc('cc_order_revenue_total', { store }, total);
+      const createdAt = typeof d.order_created_at === 'string' ? Date.parse(d.order_created_at) : NaN;
+      const seconds = (row.created_at.getTime() - createdAt) / 1000;
+      if (Number.isFinite(seconds) && seconds >= 0) observe('cc_order_completion_duration_seconds', { store }, seconds);
+      break;
+    }
+    case 'payment_failure':
+      inc('cc_payment_failures_total', { provider: labelValue(d.provider), reason: labelValue(d.reason) });
+      break;
+    case 'auto_heal':
+      inc('cc_auto_heal_actions_total', { action: labelValue(d.action) });
+      break;
+    default:
+      break;
+  }
+  return samples;
 }
 
 /** A finite, non-negative number from a number or a numeric string. */
