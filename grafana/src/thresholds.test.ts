@@ -3,7 +3,7 @@
 // is either one of its values or listed below as the dashboard's own; the panels alerts link to
 // have its ids; changing a value in the file changes the rendered rules and the dashboards; and
 // what cannot read the file (web-otel rates vitals with web-vitals' thresholds, the exporter has
-// its defaults in its config) agrees with it. Without jsonnet the mixin's part skips.
+// its defaults in its config and rates a vital that comes without a rating) agrees with it. Without jsonnet the mixin's part skips.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import type { Dashboard, Panel } from '@grafana/grafana-foundation-sdk/dashboard
 import { CLSThresholds, FCPThresholds, INPThresholds, LCPThresholds, TTFBThresholds } from 'web-vitals';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { eventSamples } from '../../exporter/src/collectors/events.js';
 import { DEFAULTS as EXPORTER_DEFAULTS } from '../../exporter/src/config.js';
 import { deploymentsDashboardUrl } from '../../exporter/src/deploy/alertmanager.js';
 import { findTool } from '../../exporter/src/test/tools.js';
@@ -199,6 +200,16 @@ describe('thresholds.json, the one source of thresholds and linked panels', () =
   it("web-vitals' own thresholds (web-otel's ratings) are its web vitals", () => {
     const published = { LCP: LCPThresholds, INP: INPThresholds, CLS: CLSThresholds, FCP: FCPThresholds, TTFB: TTFBThresholds };
     expect(Object.fromEntries(Object.entries(published).map(([name, [good, poor]]) => [name, { good, poor }]))).toEqual(THRESHOLDS.webVitals);
+  });
+
+  it('the exporter rates a vital that comes without a rating by its bounds', () => {
+    const rated = (metric: string, value: number) =>
+      eventSamples({ created_at: new Date(), event_type: 'performance', event_data: { metric, value, page: '/' } }, { routePatterns: [], storeName: () => 'unknown' })
+        .find((s) => s.kind === 'observe')?.labels.rating;
+    for (const [name, { good, poor }] of Object.entries(THRESHOLDS.webVitals)) {
+      const above = name === 'CLS' ? 0.001 : 1; // CLS is unitless, the others milliseconds
+      expect([good, good + above, poor, poor + above].map((v) => rated(name, v)), name).toEqual(['good', 'needs-improvement', 'needs-improvement', 'poor']);
+    }
   });
 
   it("the exporter's defaults are the ones the dashboards state, and its rollback alert links to its panel", () => {
