@@ -1,6 +1,7 @@
 // "System Health": the old SystemHealth.tsx page as a dashboard. Its four overview cards on top,
 // then one row per tab of the page (Errors, Latency, Alerts, Orders, Deployments). Live numbers
 // come from Prometheus; lists of individual things (errors, alerts, deploys) from Postgres.
+// One function per part of the page below systemHealth(), in the order they appear.
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as units from '@grafana/grafana-foundation-sdk/units';
 import { firingAlertsSelector, PUSHED_ALERTS, PUSHED_FIRING } from './alerts.js';
@@ -20,12 +21,10 @@ const api = 'cc_api_request_duration_seconds';
 const apiErrors = `${api}_count{status_class=~"5xx|network", ${TELEMETRY}}`;
 
 /** The dashboard, with the thresholds of thresholds.json (others only to show that they follow). */
-export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, linkedPanels } }: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
-  const latency = alerts.highApiLatencyThresholdSeconds;
-  const errorRatio = alerts.highErrorRateThreshold;
+export function systemHealth(thresholds: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
   const board = baseDashboard(
     'System Health',
-    uid,
+    thresholds.systemHealth.uid,
     "Cameron's Connect at a glance: errors, API latency, alerts, orders and deployments. Replaces the System Health page of the app.",
   )
     .withVariable(datasourceVariable())
@@ -37,7 +36,19 @@ export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, li
     .withVariable(exporterUrlVariable())
     .annotations(deployAnnotations());
 
-  // --- Overview cards (the page's four cards), totals over the dashboard's time range.
+  overviewCards(board, thresholds);
+  errorsRow(board, thresholds);
+  latencyRow(board, thresholds);
+  alertsRow(board);
+  ordersRow(board, thresholds);
+  deploymentsRow(board, thresholds);
+  databaseRow(board, thresholds);
+  return board;
+}
+
+/** The overview cards (the page's four cards), totals over the dashboard's time range. */
+function overviewCards(board: dashboard.DashboardBuilder, { alerts, exporterDefaults }: Thresholds): void {
+  const latency = alerts.highApiLatencyThresholdSeconds;
   board
     .withPanel(
       statPanel({
@@ -100,8 +111,11 @@ export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, li
         ],
       }),
     );
+}
 
-  // --- Errors tab
+/** The Errors row (the page's Errors tab). */
+function errorsRow(board: dashboard.DashboardBuilder, { alerts, systemHealth: { linkedPanels } }: Thresholds): void {
+  const errorRatio = alerts.highErrorRateThreshold;
   board
     .withRow(new dashboard.RowBuilder('Errors'))
     .withPanel(
@@ -145,8 +159,12 @@ export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, li
         ],
       }),
     );
+}
 
-  // --- Latency tab: the page's per-endpoint statistics table
+/** The Latency row (the page's Latency tab): the per-endpoint statistics table. */
+function latencyRow(board: dashboard.DashboardBuilder, { alerts, systemHealth: { linkedPanels } }: Thresholds): void {
+  const latency = alerts.highApiLatencyThresholdSeconds;
+  const errorRatio = alerts.highErrorRateThreshold;
   const perEndpoint = (expr: string, refId: string) => prom(expr, { instant: true, table: true, refId });
   board
     .withRow(new dashboard.RowBuilder('Latency'))
@@ -237,8 +255,10 @@ export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, li
         targets: [prom(`sum by (release) (rate(${apiErrors}[$__rate_interval])) / sum by (release) (rate(${api}_count{${TELEMETRY}}[$__rate_interval]))`, { legend: '{{release}}' })],
       }),
     );
+}
 
-  // --- Alerts tab
+/** The Alerts row (the page's Alerts tab). */
+function alertsRow(board: dashboard.DashboardBuilder): void {
   board
     .withRow(new dashboard.RowBuilder('Alerts'))
     .withPanel(
@@ -313,8 +333,10 @@ export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, li
         ],
       }),
     );
+}
 
-  // --- Orders tab
+/** The Orders row (the page's Orders tab). */
+function ordersRow(board: dashboard.DashboardBuilder, { exporterDefaults, systemHealth: { linkedPanels } }: Thresholds): void {
   const orders = 'cc_order_transitions_total';
   board
     .withRow(new dashboard.RowBuilder('Orders'))
@@ -417,8 +439,10 @@ export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, li
         ],
       }),
     );
+}
 
-  // --- Deployments tab
+/** The Deployments row (the page's Deployments tab). */
+function deploymentsRow(board: dashboard.DashboardBuilder, { systemHealth: { linkedPanels } }: Thresholds): void {
   board
     .withRow(new dashboard.RowBuilder('Deployments'))
     .withPanel(
@@ -487,8 +511,10 @@ export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, li
         ],
       }),
     );
+}
 
-  // --- Database and backups: what the old page did not show but its alerts watched
+/** The Database and backups row: what the old page did not show but its alerts watched. */
+function databaseRow(board: dashboard.DashboardBuilder, { alerts, systemHealth: { linkedPanels } }: Thresholds): void {
   board
     .withRow(new dashboard.RowBuilder('Database and backups'))
     .withPanel(
@@ -527,6 +553,4 @@ export function systemHealth({ alerts, exporterDefaults, systemHealth: { uid, li
         targets: [prom('time() - max(cc_backup_last_success_timestamp_seconds)', { instant: true })],
       }),
     );
-
-  return board;
 }
