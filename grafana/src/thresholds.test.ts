@@ -202,6 +202,31 @@ describe('thresholds.json, the one source of thresholds and linked panels', () =
     expect(Object.fromEntries(Object.entries(published).map(([name, [good, poor]]) => [name, { good, poor }]))).toEqual(THRESHOLDS.webVitals);
   });
 
+  it("the documents' _config defaults and alert expressions are its values", () => {
+    const doc = (file: string) => readFileSync(new URL(`docs/${file}`, root), 'utf8');
+    // kubernetes.md: | `field`, `field` | `default`, `default` | what |
+    const defaults = new Map<string, string>();
+    for (const m of doc('kubernetes.md').matchAll(/^\| (`\w+`(?:, `\w+`)*) \| ([^|]+) \|/gm)) {
+      const fields = m[1]!.split(', ').map((f) => f.slice(1, -1));
+      const values = m[2]!.split(', ').map((v) => v.trim().replace(/^`|`$/g, ''));
+      fields.forEach((f, i) => defaults.set(f, values[i]!));
+    }
+    for (const [field, value] of Object.entries(THRESHOLDS.alerts)) expect(defaults.get(field), `kubernetes.md: ${field}`).toBe(String(value));
+    // alerting.md: the PromQL column of the six alerts of the Phase 9 report
+    const a = THRESHOLDS.alerts;
+    const promql = new Map([...doc('alerting.md').matchAll(/^\| `(\w+)` \((\w+)\) \| [^|]+ \| `([^`]+)`/gm)].map((m) => [`${m[1]} ${m[2]}`, m[3]!]));
+    const rows: [string, string][] = [
+      ['HighErrorRate critical', `rate15m > ${a.highErrorRateThreshold} and cc:api_requests:increase15m >= ${a.apiMinRequests}`],
+      ['HighApiLatency warning', `p95_rate5m > ${a.highApiLatencyThresholdSeconds} and cc:api_requests:increase5m >= ${a.apiMinRequests}`],
+      ['StuckOrders warning', `) > ${a.stuckOrdersThreshold}`],
+      ['PaymentFailures critical', `) > ${a.paymentFailuresThreshold}`],
+      ['LowDiskSpace warning', `) > ${a.lowDiskSpaceWarningThreshold}`],
+      ['LowDiskSpace critical', `) > ${a.lowDiskSpaceCriticalThreshold}`],
+      ['DbConnectionPoolSaturated critical', `) > ${a.dbConnectionSaturationThreshold}`],
+    ];
+    for (const [row, part] of rows) expect(promql.get(row), `alerting.md: ${row}`).toMatch(new RegExp(`${part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+  });
+
   it('the exporter rates a vital that comes without a rating by its bounds', () => {
     const rated = (metric: string, value: number) =>
       eventSamples({ created_at: new Date(), event_type: 'performance', event_data: { metric, value, page: '/' } }, { routePatterns: [], storeName: () => 'unknown' })
