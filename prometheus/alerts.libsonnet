@@ -46,7 +46,8 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
     '((%s == 1 and on (job) (%s)) or (max_over_time(%s[%s]) == 1 unless on (job) (%s)))' % [gauge(series), reach, series, c.stateHold, reach],
   // The System Health dashboard, or one of its panels (alert-linked panels have fixed ids, those of
   // thresholds.json, which grafana/src gives them).
-  local panels = (import '../thresholds.json').systemHealth.linkedPanels,
+  local shared = import '../thresholds.json',
+  local panels = shared.systemHealth.linkedPanels,
   local dashboardURL(panel=null) =
     '%s/d/%s/system-health%s' % [c.grafanaURL, c.systemHealthDashboardUid, if panel == null then '' else '?viewPanel=panel-%d' % panel],
   local withRunbook(group) = group {
@@ -296,7 +297,7 @@ local pendingFor(duration) = if duration == null then {} else { 'for': duration 
             labels: { severity: 'warning' },
             annotations: {
               summary: 'Scheduled maintenance (auto-heal, order health, event retention) is not running.',
-              description: '{{ if lt $value 0.0 }}No completed run_system_maintenance() is on record.{{ else }}The last completed run_system_maintenance() was {{ $value | humanizeDuration }} ago.{{ end }} It should run every 15 minutes (pg_cron or MAINTENANCE_SCHEDULER).',
+              description: '{{ if lt $value 0.0 }}No completed run_system_maintenance() is on record.{{ else }}The last completed run_system_maintenance() was {{ $value | humanizeDuration }} ago.{{ end }} It should run every %d minutes (pg_cron or MAINTENANCE_SCHEDULER).' % shared.exporterDefaults.maintenanceIntervalMinutes,
               dashboard_url: dashboardURL(),
             },
           } + pendingFor(c.maintenanceNotRunningFor),

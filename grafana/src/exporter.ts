@@ -9,7 +9,7 @@ import { spokenSeconds, THRESHOLDS, type Thresholds } from './thresholds.js';
 export const EXPORTER_UID = 'cc-exporter';
 
 /** The dashboard, with the thresholds of thresholds.json (others only to show that they follow). */
-export function exporter({ alerts }: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
+export function exporter({ alerts, exporterDefaults }: Thresholds = THRESHOLDS): dashboard.DashboardBuilder {
   const board = baseDashboard('Exporter', EXPORTER_UID, 'The Connect exporter: scrapes, collectors, the event cursor, OTLP ingest and the Alertmanager webhooks.')
     .withVariable(datasourceVariable())
     .withVariable(postgresVariable())
@@ -173,7 +173,7 @@ export function exporter({ alerts }: Thresholds = THRESHOLDS): dashboard.Dashboa
     .withPanel(
       statPanel({
         title: 'Since the last maintenance run',
-        description: 'Time since run_system_maintenance() last completed (auto-heal, mv_order_health refresh, old-metrics cleanup), whether pg_cron or an exporter ran it; "never" when no run is on record. It runs every 15 minutes.',
+        description: `Time since run_system_maintenance() last completed (auto-heal, mv_order_health refresh, old-metrics cleanup), whether pg_cron or an exporter ran it; "never" when no run is on record. It runs every ${exporterDefaults.maintenanceIntervalMinutes} minutes.`,
         noValue: 'never',
         unit: units.Seconds,
         width: 6,

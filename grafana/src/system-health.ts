@@ -414,7 +414,7 @@ function ordersRow(board: dashboard.DashboardBuilder, { exporterDefaults, system
     .withPanel(
       tablePanel({
         title: 'Order health by hour',
-        description: 'The mv_order_health view (refreshed by maintenance every 15 minutes): orders, completions, cancellations, stuck orders, average completion time and revenue per hour and store.',
+        description: `The mv_order_health view (refreshed by maintenance every ${exporterDefaults.maintenanceIntervalMinutes} minutes): orders, completions, cancellations, stuck orders, average completion time and revenue per hour and store.`,
         unit: units.Short,
         columns: {
           time: { unit: units.DatetimeISO, displayName: 'Hour' },

@@ -77,7 +77,7 @@ const LINKS: Record<string, keyof Thresholds['systemHealth']['linkedPanels']> = 
 
 /** Every numeric value of the file changed (and the panel ids moved), to see what follows it. */
 function changed(t: Thresholds): Thresholds {
-  const bump = (v: number) => (v === 0 ? 3 : Number((v * 1.5).toPrecision(12)));
+  const bump = (v: number) => (v === 0 ? 3 : v * 2);
   const map = <T extends Record<string, number>>(o: T): T => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, bump(v)])) as T;
   return {
     alerts: map(t.alerts),
@@ -123,6 +123,7 @@ describe('thresholds.json, the one source of thresholds and linked panels', () =
   it('the committed rules read its thresholds and link to its panels', () => {
     const rules = parse(readFileSync(new URL('prometheus/rules/connect.yml', root), 'utf8')) as RuleFile;
     for (const [name, severity, part] of expressions(THRESHOLDS.alerts)) expect(alert(rules, name, severity).expr, name).toContain(part);
+    expect(alert(rules, 'MaintenanceNotRunning').annotations?.description).toContain(`It should run every ${THRESHOLDS.exporterDefaults.maintenanceIntervalMinutes} minutes`);
     const { uid, linkedPanels } = THRESHOLDS.systemHealth;
     for (const rule of alertsOf(rules)) {
       const panel = LINKS[rule.alert!];
@@ -137,7 +138,8 @@ describe('thresholds.json, the one source of thresholds and linked panels', () =
     writeFileSync(join(scratch, 'thresholds.json'), JSON.stringify(other));
     const rules = jsonnetEval<RuleFile>('(import "prometheus/mixin.libsonnet").ruleFile', scratch);
     for (const [name, severity, part] of expressions(other.alerts)) expect(alert(rules, name, severity).expr, name).toContain(part);
-    expect(alert(rules, 'HighErrorRate').annotations?.summary).toBe('More than 7.5% of API requests are failing.');
+    expect(alert(rules, 'HighErrorRate').annotations?.summary).toBe('More than 10% of API requests are failing.');
+    expect(alert(rules, 'MaintenanceNotRunning').annotations?.description).toContain(`It should run every ${other.exporterDefaults.maintenanceIntervalMinutes} minutes`);
     for (const rule of alertsOf(rules).filter((r) => LINKS[r.alert!])) {
       expect(rule.annotations?.dashboard_url, rule.alert).toMatch(new RegExp(`/d/${other.systemHealth.uid}/system-health\\?viewPanel=panel-${other.systemHealth.linkedPanels[LINKS[rule.alert!]!]}$`));
     }
@@ -239,7 +241,10 @@ describe('thresholds.json, the one source of thresholds and linked panels', () =
 
   it("the exporter's defaults are the ones the dashboards state, and its rollback alert links to its panel", () => {
     const minutes = (spec: string) => Object.fromEntries(spec.split(',').map((p) => p.split('=')).map(([status, d]) => [status, d!.endsWith('h') ? Number(d!.slice(0, -1)) * 60 : Number(d!.slice(0, -1))]));
-    const { stuckOrderMinutes, autoHealPreparingMinutes, autoHealReadyMinutes } = THRESHOLDS.exporterDefaults;
+    const { stuckOrderMinutes, autoHealPreparingMinutes, autoHealReadyMinutes, maintenanceIntervalMinutes } = THRESHOLDS.exporterDefaults;
+    expect(EXPORTER_DEFAULTS.MAINTENANCE_INTERVAL).toBe(`${maintenanceIntervalMinutes}m`);
+    // pg_cron's schedule, where it runs maintenance instead of the exporter
+    expect(readFileSync(new URL('sql/migrations/007_maintenance_schedule.sql', root), 'utf8')).toContain(`p_schedule text DEFAULT '*/${maintenanceIntervalMinutes} * * * *'`);
     expect(minutes(EXPORTER_DEFAULTS.STUCK_ORDER_THRESHOLDS)).toEqual({ pending: stuckOrderMinutes, confirmed: stuckOrderMinutes, preparing: stuckOrderMinutes, ready: stuckOrderMinutes });
     expect(minutes(EXPORTER_DEFAULTS.AUTO_HEAL_THRESHOLDS)).toEqual({ preparing: autoHealPreparingMinutes, ready: autoHealReadyMinutes });
     const { uid, linkedPanels } = THRESHOLDS.systemHealth;

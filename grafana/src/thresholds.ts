@@ -28,6 +28,8 @@ export interface Thresholds {
     stuckOrderMinutes: number;
     autoHealPreparingMinutes: number;
     autoHealReadyMinutes: number;
+    /** MAINTENANCE_INTERVAL, and pg_cron's schedule (sql/migrations/007_maintenance_schedule.sql) */
+    maintenanceIntervalMinutes: number;
   };
   /** good up to `good`, poor above `poor`: milliseconds (CLS unitless), as web-vitals publishes them */
   webVitals: Record<VitalName, { good: number; poor: number }>;
