@@ -169,10 +169,10 @@ describe('thresholds.json, the one source of thresholds and linked panels', () =
     expect(followed).toBe(18);
   });
 
-  it('every description that states an alert threshold or a vital rating states its value', () => {
+  it("every description that states an alert threshold, a vital rating or maintenance's interval states its value", () => {
     const before = builders();
     const after = builders(changed(THRESHOLDS));
-    const states = /fires|warns|threshold|good up to/i;
+    const states = /fires|warns|threshold|good up to|every \d+ minutes/i;
     const unchanged: string[] = [];
     let stated = 0;
     for (const [file, board] of Object.entries(before)) {
@@ -186,8 +186,9 @@ describe('thresholds.json, the one source of thresholds and linked panels', () =
     // Numbers that are no threshold of the file: CollectorFailing fires on a success of 0.
     expect(unchanged).toEqual(['exporter.json / Collector success']);
     // System Health: 9 (the API latency card, both error ratios, the latency graph, order health,
-    // stuck orders, database size and connections, backups); exporter: the cursor; 5 vitals
-    expect(stated).toBe(15);
+    // stuck orders, database size and connections, backups, order health by hour: maintenance's
+    // interval); exporter: the cursor, maintenance's interval; 5 vitals
+    expect(stated).toBe(17);
   });
 
   it('the panels the alerts link to have its ids, in the generated dashboard and with other ids', () => {
