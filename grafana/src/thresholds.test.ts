@@ -19,7 +19,7 @@ import { findTool } from '../../exporter/src/test/tools.js';
 import { exporter } from './exporter.js';
 import { DASHBOARDS, finalize, render } from './index.js';
 import { systemHealth } from './system-health.js';
-import { THRESHOLDS, THRESHOLDS_FILE, type Thresholds } from './thresholds.js';
+import { percentOf, spokenSeconds, THRESHOLDS, THRESHOLDS_FILE, type Thresholds } from './thresholds.js';
 import { panelsOf } from './verify.js';
 import { webVitals } from './web-vitals.js';
 
@@ -228,6 +228,24 @@ describe('thresholds.json, the one source of thresholds and linked panels', () =
       ['DbConnectionPoolSaturated critical', `) > ${a.dbConnectionSaturationThreshold}`],
     ];
     for (const [row, part] of rows) expect(promql.get(row), `alerting.md: ${row}`).toMatch(new RegExp(`${part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+  });
+
+  it('each runbook states its alert\'s threshold (docs/runbooks.md, "Means:")', () => {
+    const runbooks = readFileSync(new URL('docs/runbooks.md', root), 'utf8');
+    const means = (alertName: string) => runbooks.split(/^## /m).find((section) => section.startsWith(`${alertName}\n`))?.match(/\*\*Means:\*\*([^]*?)\n\n/)?.[1]?.replace(/\s+/g, ' ') ?? '';
+    const { alerts: a, exporterDefaults: e } = THRESHOLDS;
+    const p = percentOf;
+    const stated: [string, string][] = [
+      ['HighErrorRate', `more than ${p(a.highErrorRateThreshold)}% of the API requests`],
+      ['HighApiLatency', `above ${a.highApiLatencyThresholdSeconds} s`],
+      ['StuckOrders', `${e.stuckOrderMinutes} minutes for each by default`],
+      ['LowDiskSpace', `more than ${p(a.lowDiskSpaceWarningThreshold)}% (warning) or ${p(a.lowDiskSpaceCriticalThreshold)}% (critical)`],
+      ['DbConnectionPoolSaturated', `more than ${p(a.dbConnectionSaturationThreshold)}% of \`max_connections\``],
+      ['EventCursorBehind', `waited more than ${spokenSeconds(a.eventCursorBehindSeconds)}`],
+      ['BackupTooOld', `more than ${a.backupMaxAgeHours} hours ago`],
+      ['MaintenanceNotRunning', `for ${spokenSeconds(a.maintenanceMaxAgeMinutes * 60).replace(/^1 hour$/, 'an hour')} (it should every ${e.maintenanceIntervalMinutes} minutes)`],
+    ];
+    for (const [alertName, text] of stated) expect(means(alertName), alertName).toContain(text);
   });
 
   it('the exporter rates a vital that comes without a rating by its bounds', () => {
