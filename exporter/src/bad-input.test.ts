@@ -49,7 +49,24 @@ interface Answer {
 }
 
 /** One HTTP/1.1 request with exactly these headers (no content type unless given). */
-function send(base: string, { method = 'POST', path, headers = {}, body }: Request): Promise<Answer> {
+/**
+ * A refusal of a body the server does not read (413, 401) closes the connection with the rest of
+ * the body unread, so the kernel resets it; a client still writing then gets EPIPE or ECONNRESET,
+ * and on a busy machine that can come before the answer is read. Such a request wrote nothing
+ * (it was refused), so it is sent again, up to three times in all.
+ */
+async function send(base: string, request: Request): Promise<Answer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendOnce(base, request);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (attempt >= 3 || (code !== 'EPIPE' && code !== 'ECONNRESET')) throw err;
+    }
+  }
+}
+
+function sendOnce(base: string, { method = 'POST', path, headers = {}, body }: Request): Promise<Answer> {
   const bytes = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   return new Promise((resolve, reject) => {
     let answered = false;
