@@ -1,6 +1,6 @@
 // The dashboards, by the file each is generated into under grafana/dashboards/. The only list.
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { exporter } from './exporter.js';
+import { exporter } from './exporter-dashboard.js';
 import { DEFAULT_SELECTORS, withSelectors, type Selectors } from './selectors.js';
 import { systemHealth } from './system-health.js';
 import { webVitals } from './web-vitals.js';

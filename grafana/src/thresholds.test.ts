@@ -16,7 +16,7 @@ import { eventSamples } from '../../exporter/src/collectors/events.js';
 import { DEFAULTS as EXPORTER_DEFAULTS } from '../../exporter/src/config.js';
 import { deploymentsDashboardUrl } from '../../exporter/src/deploy/alertmanager.js';
 import { findTool } from '../../exporter/src/test/tools.js';
-import { exporter } from './exporter.js';
+import { exporter } from './exporter-dashboard.js';
 import { DASHBOARDS, finalize, render } from './index.js';
 import { systemHealth } from './system-health.js';
 import { percentOf, spokenSeconds, THRESHOLDS, THRESHOLDS_FILE, type Thresholds } from './thresholds.js';
