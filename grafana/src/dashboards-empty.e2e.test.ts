@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertingStackSkip, eventually, startAlertingStack, type AlertingStack } from '../../exporter/src/test/alerting-stack.js';
 import { DASHBOARDS_DIR } from './generate.js';
 import { DASHBOARDS } from './index.js';
-import { EXPRESSION_TYPE, expandPromql, expandSql, panelsOf, type Expansion } from './verify.js';
+import { EXPRESSION_TYPE, expandPromql, expandSql, panelsOf, queryPrometheus, type Expansion } from './verify.js';
 
 const skip = alertingStackSkip();
 
@@ -32,19 +32,11 @@ const TRUE_ON_EMPTY: Record<string, string> = {
 
 type Target = { refId?: string; expr?: string; rawSql?: string; expression?: string; type?: string; hide?: boolean; instant?: boolean; datasource?: { type?: string } };
 
-interface PromResult {
-  result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[];
-}
 
 describe.skipIf(skip !== undefined)(`stat panels on an empty database${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let stack: AlertingStack;
 
-  async function prometheus(path: string, params: Record<string, string>): Promise<PromResult> {
-    const res = await fetch(`${stack.prometheus.url}${path}`, { method: 'POST', body: new URLSearchParams(params) });
-    const body = (await res.json()) as { status: string; data?: PromResult; error?: string };
-    if (body.status !== 'success' || !body.data) throw new Error(`${params.query}: ${body.error ?? `HTTP ${res.status}`}`);
-    return body.data;
-  }
+  const prometheus = (path: string, params: Record<string, string>) => queryPrometheus(stack.prometheus.url, path, params);
 
   beforeAll(async () => {
     stack = await startAlertingStack({ seed: false });

@@ -16,7 +16,7 @@ import { waitUntilSettled } from '../../exporter/src/test/databases.js';
 import { jsonRequest, post } from '../../exporter/src/test/otlp.js';
 import { DASHBOARDS_DIR } from './generate.js';
 import { DASHBOARDS } from './index.js';
-import { expandPromql, expandSql, labelValuesOf, panelsOf, targetsOf, type DashboardTarget, type Expansion } from './verify.js';
+import { expandPromql, expandSql, labelValuesOf, panelsOf, queryPrometheus, targetsOf, type DashboardTarget, type Expansion } from './verify.js';
 
 const skip = alertingStackSkip();
 
@@ -77,21 +77,12 @@ async function demoTraffic(stack: AlertingStack, round: number): Promise<void> {
   expect((await post(stack.exporter.url, bad)).status).toBe(200);
 }
 
-interface PromResult {
-  resultType: string;
-  result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[];
-}
 
 describe.skipIf(skip !== undefined)(`dashboard queries against real data${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let stack: AlertingStack;
   let startedAt: number;
 
-  async function prometheus(path: string, params: Record<string, string>): Promise<PromResult> {
-    const res = await fetch(`${stack.prometheus.url}${path}`, { method: 'POST', body: new URLSearchParams(params) });
-    const body = (await res.json()) as { status: string; data?: PromResult; error?: string };
-    if (body.status !== 'success' || !body.data) throw new Error(`${params.query}: ${body.error ?? `HTTP ${res.status}`}`);
-    return body.data;
-  }
+  const prometheus = (path: string, params: Record<string, string>) => queryPrometheus(stack.prometheus.url, path, params);
 
   beforeAll(async () => {
     startedAt = Date.now();

@@ -115,6 +115,20 @@ export function expandPromql(expr: string, e: Expansion): string {
   return expanded;
 }
 
+/** What Prometheus' HTTP API answers to a query (instant: value; range: values). */
+export interface PromResult {
+  resultType: string;
+  result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[];
+}
+
+/** A query through Prometheus' HTTP API (`/api/v1/query` or `/api/v1/query_range`), as Grafana sends it. */
+export async function queryPrometheus(baseUrl: string, path: string, params: Record<string, string>): Promise<PromResult> {
+  const res = await fetch(`${baseUrl}${path}`, { method: 'POST', body: new URLSearchParams(params) });
+  const body = (await res.json()) as { status: string; data?: PromResult; error?: string };
+  if (body.status !== 'success' || !body.data) throw new Error(`${params.query}: ${body.error ?? `HTTP ${res.status}`}`);
+  return body.data;
+}
+
 export interface SqlRange {
   from: Date;
   to: Date;
