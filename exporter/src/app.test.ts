@@ -69,22 +69,6 @@ describeEachBackend('exporter over the demo data', (kind) => {
     },
   );
 
-  it('shares one refresh between concurrent scrapes', async () => {
-    let probes = 0;
-    const query = exporter.pool.query.bind(exporter.pool);
-    exporter.pool.query = ((text: unknown, ...rest: unknown[]) => {
-      if (text === 'SELECT 1') probes++;
-      return (query as (...a: unknown[]) => unknown)(text, ...rest);
-    }) as typeof exporter.pool.query;
-    try {
-      const bodies = await Promise.all(Array.from({ length: 10 }, () => exporter.scraper.scrape()));
-      expect(probes).toBe(1);
-      for (const body of bodies) expect(parseExposition(body).get('cc_up')).toBe(1);
-    } finally {
-      exporter.pool.query = query;
-    }
-  });
-
   it('answers health, readiness and unknown paths', async () => {
     expect(await exporter.get('/healthz')).toMatchObject({ status: 200, body: '{"status":"ok"}' });
     expect(await exporter.get('/readyz')).toMatchObject({ status: 200, body: '{"status":"ready"}' });
