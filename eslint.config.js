@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'grafana/dashboards/**'] },
+  { ignores: ['**/dist/**', '**/dist-bench/**', '**/node_modules/**', 'grafana/dashboards/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['exporter/src/bench/**', 'exporter/src/cli/**', 'grafana/src/generate.ts'],
+    files: ['exporter/bench/**', 'exporter/src/cli/**', 'grafana/src/generate.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -2,13 +2,16 @@
 // EXPORTER_REVISION (the image sets it from its REVISION build argument), else the commit of the
 // git checkout it runs from, else "unknown".
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { exporterDir, repoRoot } from './paths.js';
 
 export const version: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(join(exporterDir, 'package.json'), 'utf8')) as { version: string }
 ).version;
 
-/** The commit of the checkout this file is in (exporter/dist or exporter/src, two levels below the root). */
-export function gitRevision(root: URL = new URL('../../', import.meta.url)): string | undefined {
+/** The commit of the checkout this file is in. */
+export function gitRevision(root: URL = pathToFileURL(`${repoRoot}/`)): string | undefined {
   try {
     const head = readFileSync(new URL('.git/HEAD', root), 'utf8').trim();
     if (/^[0-9a-f]{40}$/.test(head)) return head.slice(0, 12);

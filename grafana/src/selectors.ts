@@ -4,7 +4,7 @@
 // Prometheus's own. The defaults are the mixin's `_config` defaults (prometheus/config.libsonnet)
 // and the job names of prometheus/prometheus.yml, so the provisioned dashboards work as they are;
 // the mixin (prometheus/dashboards.libsonnet) replaces them with the `_config` a user sets, and
-// grafana/src/mixin.test.ts checks that it yields exactly what this module yields for those selectors.
+// prometheus/mixin-dashboards.test.ts checks that it yields exactly what this module yields for those selectors.
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { parser } from '@prometheus-io/lezer-promql';
 

@@ -14,7 +14,7 @@ type Rating = 'good' | 'needs-improvement' | 'poor';
  * The published thresholds: good up to the first, poor above the second (ms; CLS unitless). Those
  * web-vitals rates its own reports with, so a vital rates the same through either path (FID, gone
  * from web-vitals 5, as it last published them). The dashboards draw the same values from the
- * repository's thresholds.json; grafana/src/thresholds.test.ts checks that they agree.
+ * repository's thresholds.json; checks/thresholds.test.ts checks that they agree.
  */
 export const THRESHOLDS: Readonly<Record<string, readonly [number, number]>> = {
   LCP: LCPThresholds,

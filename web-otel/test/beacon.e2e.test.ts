@@ -7,9 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../exporter/src/test/databases.js';
-import { startExporter, type RunningExporter } from '../../exporter/src/test/exporter.js';
-import { jsonRequest, storedEvents } from '../../exporter/src/test/otlp.js';
+import { createTestDatabase, type TestDatabase } from '../../exporter/test/support/databases.js';
+import { startExporter, type RunningExporter } from '../../exporter/test/support/exporter.js';
+import { jsonRequest, storedEvents } from '../../exporter/test/support/otlp.js';
 import { CHROMIUM_ARGS, findChromium } from './chromium.js';
 
 const browserPath = findChromium();

@@ -9,9 +9,9 @@
 // numeric id leaves the browser, whatever the page did.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../exporter/src/test/databases.js';
-import { startExporter, type RunningExporter } from '../../exporter/src/test/exporter.js';
-import { parseExposition } from '../../exporter/src/test/metrics.js';
+import { createTestDatabase, type TestDatabase } from '../../exporter/test/support/databases.js';
+import { startExporter, type RunningExporter } from '../../exporter/test/support/exporter.js';
+import { parseExposition } from '../../exporter/test/support/metrics.js';
 import { CHROMIUM_ARGS, findChromium } from './chromium.js';
 import { decodeOtlpJson, sentSpans, serveSite, type SentSpan, type Site } from './site.js';
 

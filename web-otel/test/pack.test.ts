@@ -110,7 +110,7 @@ describe('the npm pack tarball, installed in an app', () => {
   });
 
   it('ships a README whose links work on a package page: absolute, and those into this repository name a file and heading that exist', async () => {
-    // A relative link would lead nowhere on the registry's page of the package. docs/links.test.ts
+    // A relative link would lead nowhere on the registry's page of the package. checks/links.test.ts
     // skips absolute URLs, so the ones into this repository are checked here.
     const readme = await readFile(join(installed, 'README.md'), 'utf8');
     // outside fenced code and code spans

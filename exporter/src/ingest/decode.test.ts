@@ -10,7 +10,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { jsonRequest, msToNanos, T0_MS, toProtobuf } from '../test/otlp.js';
+import { jsonRequest, msToNanos, T0_MS, toProtobuf } from '../../test/support/otlp.js';
 import {
   decodeJsonRequest,
   decodeProtobufRequest,
@@ -21,6 +21,8 @@ import {
 } from './decode.js';
 
 const srcRoot = fileURLToPath(new URL('..', import.meta.url));
+const testRoot = fileURLToPath(new URL('../../test', import.meta.url));
+const benchRoot = fileURLToPath(new URL('../../bench', import.meta.url));
 
 const limits = { maxSpans: 100, maxAttributeLength: 64 };
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -358,14 +360,16 @@ function varint(n: number): Buffer {
 
 describe('the protobuf schema is the project\'s own', () => {
   it('no module, tests and test helpers included, imports an internal file of an OpenTelemetry package (an upgrade could remove it)', () => {
-    const files = readdirSync(join(srcRoot), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
-    expect(files.filter((f) => f.endsWith('.test.ts')).length).toBeGreaterThan(20);
-    expect(files).toContain(join('test', 'otlp.ts'));
+    const files = [srcRoot, testRoot, benchRoot].flatMap((dir) =>
+      readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)),
+    );
+    expect(files.filter((f) => f.endsWith('.test.ts')).length).toBeGreaterThan(50);
+    expect(files).toContain(join(testRoot, 'support', 'otlp.ts'));
     // import ... from '...', import '...', import('...'), require('...'), export ... from '...'
     const internal = /(?:from\s*|import\s*\(?\s*|require\s*\(\s*)['"`]@opentelemetry\/[^'"`]+\/(?:build|src|dist|lib)\//;
     expect(internal.test(`import x from '@opentelemetry/${'otlp-transformer/build/src/generated/root.js'}';`)).toBe(true);
     expect(internal.test(`import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';`)).toBe(false);
-    const offenders = files.filter((f) => internal.test(readFileSync(join(srcRoot, f), 'utf8')));
+    const offenders = files.filter((f) => internal.test(readFileSync(f, 'utf8')));
     expect(offenders).toEqual([]);
   });
 });

@@ -6,9 +6,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../paths.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = repoRoot;
 
 export const repoPaths = {
   root,
