@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['exporter/bench/**', 'exporter/src/cli/**', 'grafana/src/generate.ts'],
+    files: ['exporter/bench/**', 'exporter/src/ops/**', 'grafana/src/generate.ts'],
     rules: { 'no-console': 'off' },
   },
   {

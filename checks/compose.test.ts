@@ -234,10 +234,10 @@ describe('docker-compose.yml', () => {
 
   it('migrate runs cc-ops migrate, with the dev schema only when MIGRATE_DEV=true', () => {
     const command = (service('migrate').command as string[]).join(' ');
-    expect(command).toContain('node exporter/dist/cli/ops.js migrate');
+    expect(command).toContain('node exporter/dist/ops/ops.js migrate');
     expect(command).toMatch(/\$\$MIGRATE_DEV" = true \]; then set -- --dev/);
-    expect(existsSync(join(repoDir, 'exporter/src/cli/ops.ts'))).toBe(true);
-    expect(read('exporter/src/cli/ops.ts')).toMatch(/migrate:/);
+    expect(existsSync(join(repoDir, 'exporter/src/ops/ops.ts'))).toBe(true);
+    expect(read('exporter/src/ops/ops.ts')).toMatch(/migrate:/);
   });
 });
 

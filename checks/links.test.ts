@@ -244,7 +244,7 @@ describe('runbook links', () => {
   });
 
   it('the anchors the ops CLI adds to RUNBOOKS_URL, and the mixin pattern, are sections of docs/runbooks.md', () => {
-    const alertmanagerTs = readFileSync(join(root, 'exporter/src/deploy/alertmanager.ts'), 'utf8');
+    const alertmanagerTs = readFileSync(join(root, 'exporter/src/ops/deploy/alertmanager.ts'), 'utf8');
     expect(alertmanagerTs).toMatch(/RUNBOOKS_URL = '[^']*\/docs\/runbooks\.md'/);
     const uses = files
       .filter((f) => f.startsWith('exporter/src/') && f.endsWith('.ts'))

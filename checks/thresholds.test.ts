@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { eventSamples } from '../exporter/src/collectors/events.js';
 import { DEFAULTS as EXPORTER_DEFAULTS } from '../exporter/src/config.js';
-import { deploymentsDashboardUrl } from '../exporter/src/deploy/alertmanager.js';
+import { deploymentsDashboardUrl } from '../exporter/src/ops/deploy/alertmanager.js';
 import { findTool } from '../exporter/test/support/tools.js';
 import { exporter } from '../grafana/src/exporter-dashboard.js';
 import { DASHBOARDS, finalize, render } from '../grafana/src/index.js';

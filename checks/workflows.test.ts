@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoPaths } from '../exporter/src/stack/processes.js';
+import { repoPaths } from '../exporter/src/ops/stack/processes.js';
 
 interface LintResult { message: string; line: number; column: number; kind: string }
 // The package's ES module entry uses require and __dirname, so it is loaded as CommonJS.

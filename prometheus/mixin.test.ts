@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { findTool } from '../exporter/test/support/tools.js';
-import { repoPaths } from '../exporter/src/stack/processes.js';
+import { repoPaths } from '../exporter/src/ops/stack/processes.js';
 
 const jsonnet = findTool('jsonnet');
 const promtool = findTool('promtool');

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { findTool } from '../exporter/test/support/tools.js';
-import { repoPaths } from '../exporter/src/stack/processes.js';
+import { repoPaths } from '../exporter/src/ops/stack/processes.js';
 
 const promtool = findTool('promtool');
 const amtool = findTool('amtool');

@@ -12,7 +12,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { BACKUP_TABLES } from '../src/backup/tables.js';
+import { BACKUP_TABLES } from '../src/ops/backup/tables.js';
 import { createLogger } from '../src/log.js';
 import { applySqlDir, migrate } from '../src/migrate.js';
 import { exporterDir, sqlPaths } from '../src/paths.js';
@@ -21,7 +21,7 @@ import { withClient } from './database.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100000,1000000').split(',').map(Number);
 const ITEMS_PER_ORDER = 2;
-const opsJs = join(exporterDir, 'dist', 'cli', 'ops.js');
+const opsJs = join(exporterDir, 'dist', 'ops', 'ops.js');
 
 const started = performance.now();
 const progress = (msg: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${msg}`);

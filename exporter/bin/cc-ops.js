@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { URL } from 'node:url';
 
-const ops = new URL('../dist/cli/ops.js', import.meta.url);
+const ops = new URL('../dist/ops/ops.js', import.meta.url);
 if (!existsSync(ops)) {
-  process.stderr.write('cc-ops: the exporter is not built (exporter/dist/cli/ops.js is missing): run `npm run build` in the repository\n');
+  process.stderr.write('cc-ops: the exporter is not built (exporter/dist/ops/ops.js is missing): run `npm run build` in the repository\n');
   process.exit(2);
 }
 const { main } = await import(ops.href);

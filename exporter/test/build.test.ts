@@ -115,7 +115,7 @@ describe('the cc-ops command', () => {
       writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
       const result = spawnSync(process.execPath, [join(dir, 'bin', 'cc-ops.js'), '--help'], { encoding: 'utf8' });
       expect(result.status).toBe(2);
-      expect(result.stderr).toContain('cc-ops: the exporter is not built (exporter/dist/cli/ops.js is missing): run `npm run build` in the repository');
+      expect(result.stderr).toContain('cc-ops: the exporter is not built (exporter/dist/ops/ops.js is missing): run `npm run build` in the repository');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

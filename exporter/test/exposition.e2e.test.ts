@@ -13,7 +13,7 @@ import { parse, stringify } from 'yaml';
 import { loadConfig } from '../src/config.js';
 import { createExporter, type Exporter } from '../src/exporter.js';
 import { negotiateFormat } from '../src/exposition.js';
-import { freePort, prometheusConfigCopy, startPrometheus, whichBinary, type RunningProcess } from '../src/stack/processes.js';
+import { freePort, prometheusConfigCopy, startPrometheus, whichBinary, type RunningProcess } from '../src/ops/stack/processes.js';
 import { eventually } from './support/alerting-stack.js';
 import { backends, createTestDatabase, silentLogger, waitUntilSettled, type TestDatabase } from './support/databases.js';
 import { parseExposition } from './support/metrics.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoPaths } from '../src/stack/processes.js';
+import { repoPaths } from '../src/ops/stack/processes.js';
 import { alertingStackSkip, startAlertingStack, type AlertingStack } from './support/alerting-stack.js';
 import { backends, connect, createTestDatabase, type TestDatabase } from './support/databases.js';
 import { HEALTHY_APP, startAppFake, startGrafanaFake, type AppFake, type AppRoute, type GrafanaFake } from './support/deploy-fakes.js';

@@ -14,7 +14,7 @@ export function ruleAlertNames(text = readFileSync(RULE_FILE, 'utf8')): string[]
 }
 
 /**
- * The alerts cc-ops pushes to Alertmanager (exporter/src/cli/rollback.ts): a rollback, and a
+ * The alerts cc-ops pushes to Alertmanager (exporter/src/ops/rollback.ts): a rollback, and a
  * rollback that failed. DeploymentRolledBack is also a rule (on cc_deployment_rollbacks_total);
  * its pushed occurrence and the rule's are both in alert_history, so it is read from there.
  * dashboards.test.ts derives this list from the code that pushes and fails when it differs.

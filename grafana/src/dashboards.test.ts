@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Dashboard, Panel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { deploymentsDashboardUrl } from '../../exporter/src/deploy/alertmanager.js';
+import { deploymentsDashboardUrl } from '../../exporter/src/ops/deploy/alertmanager.js';
 import { DATASOURCES } from './common.js';
 import { DASHBOARDS_DIR, staleDashboards } from './generate.js';
 import { DASHBOARDS } from './index.js';
@@ -246,7 +246,7 @@ describe('the Active alerts panels list every alert', () => {
   it('the truth is derived: the rules, the always-firing heartbeat, and the alerts cc-ops pushes', () => {
     expect(ruleNames.length).toBeGreaterThan(20);
     expect(heartbeat).toEqual(['Watchdog']);
-    expect(pushers).toEqual(['exporter/src/cli/rollback.ts']);
+    expect(pushers).toEqual(['exporter/src/ops/rollback.ts']);
     expect(pushedNames.sort()).toEqual(['DeploymentRollbackFailed', 'DeploymentRolledBack']);
     expect(ruleNames).not.toContain('DeploymentRollbackFailed'); // pushed only: never in Prometheus's ALERTS
     // The dashboard's list is the code's.
@@ -254,7 +254,7 @@ describe('the Active alerts panels list every alert', () => {
     // No other way of raising an alert in Alertmanager: its POST /api/v2/alerts is pushAlerts',
     // and the exporter's reconciler, which only posts back resolutions of alerts Alertmanager held.
     const posting = code.filter((f) => /POST[^\n]*(\n[^\n]*){0,2}api\/v2\/alerts|api\/v2\/alerts[^\n]*(\n[^\n]*){0,2}POST|amtool\s+alert\s+add/.test(read(f)));
-    expect(posting.sort()).toEqual(['exporter/src/deploy/alertmanager.ts', 'exporter/src/hooks/reconcile.ts']);
+    expect(posting.sort()).toEqual(['exporter/src/hooks/reconcile.ts', 'exporter/src/ops/deploy/alertmanager.ts']);
   });
 
   it('the card and the table read every alert, each from one place, the heartbeat from none', () => {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dashboard, Panel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushAlerts } from '../../exporter/src/deploy/alertmanager.js';
+import { pushAlerts } from '../../exporter/src/ops/deploy/alertmanager.js';
 import { alertingStackSkip, eventually, startAlertingStack, type AlertingStack } from '../../exporter/test/support/alerting-stack.js';
 import { waitUntilSettled } from '../../exporter/test/support/databases.js';
 import { jsonRequest, post } from '../../exporter/test/support/otlp.js';

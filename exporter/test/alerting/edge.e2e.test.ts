@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoPaths } from '../../src/stack/processes.js';
+import { repoPaths } from '../../src/ops/stack/processes.js';
 import { alertingStackSkip, eventually, paymentFailuresAtZero, startAlertingStack, type AlertingStack } from '../support/alerting-stack.js';
 
 const DENO = join(repoPaths.root, 'node_modules/.bin/deno');

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, prometheusConfigCopy, startAlertmanager, startPrometheus, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess } from '../../src/stack/processes.js';
+import { freePort, prometheusConfigCopy, startAlertmanager, startPrometheus, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess } from '../../src/ops/stack/processes.js';
 import { alertingStackSkip, eventually, webhookEnv, writeAlertmanagerSecrets, writeScaledRules } from '../support/alerting-stack.js';
 import { backends, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { startExporter, startExporterProcess, type ExporterProcess, type RunningExporter } from '../support/exporter.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackup } from '../../src/backup/backup.js';
+import { createBackup } from '../../src/ops/backup/backup.js';
 import { backends, connect, createTestDatabase, describeEachBackend, type TestDatabase } from '../support/databases.js';
 import { startExporter } from '../support/exporter.js';
 import { parseExposition, samples } from '../support/metrics.js';

@@ -15,7 +15,7 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHooksRouter } from '../../src/hooks/index.js';
-import { freePort, startAlertmanager, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess } from '../../src/stack/processes.js';
+import { freePort, startAlertmanager, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess } from '../../src/ops/stack/processes.js';
 import { eventually } from '../support/alerting-stack.js';
 import { backends, createTestDatabase, silentLogger, type TestDatabase } from '../support/databases.js';
 import { startExporter, type RunningExporter } from '../support/exporter.js';

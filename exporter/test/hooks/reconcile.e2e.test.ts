@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, startAlertmanager, whichBinary, type RunningProcess } from '../../src/stack/processes.js';
+import { freePort, startAlertmanager, whichBinary, type RunningProcess } from '../../src/ops/stack/processes.js';
 import { eventually } from '../support/alerting-stack.js';
 import { connect, createTestDatabase, describeEachBackend, silentLogger, type TestDatabase } from '../support/databases.js';
 import { startSlackSink, type SlackMessage, type Sink } from '../support/sinks.js';

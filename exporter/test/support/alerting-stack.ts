@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   freePort, prometheusConfigCopy, repoPaths, startAlertmanager, startPrometheus, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess,
-} from '../../src/stack/processes.js';
+} from '../../src/ops/stack/processes.js';
 import { backends, createTestDatabase, type BackendKind, type TestDatabase } from './databases.js';
 import { startExporter, type RunningExporter } from './exporter.js';
 import { secretFile, startSlackSink, startSmtpSink, startTwilioSink, type Sink, type SlackMessage, type SmtpSink, type TwilioSink } from './sinks.js';

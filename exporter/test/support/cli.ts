@@ -1,10 +1,10 @@
-// Runs the built `cc-ops` (exporter/dist/cli/ops.js, as the bin runs it) as a child process, so
+// Runs the built `cc-ops` (exporter/dist/ops/ops.js, as the bin runs it) as a child process, so
 // tests see its real exit code and output. npm test builds first.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const opsJs = fileURLToPath(new URL('../../dist/cli/ops.js', import.meta.url));
+export const opsJs = fileURLToPath(new URL('../../dist/ops/ops.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

@@ -8,7 +8,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/stack/processes.js';
+import { freePort } from '../../src/ops/stack/processes.js';
 
 const execFileAsync = promisify(execFile);
 

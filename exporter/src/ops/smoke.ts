@@ -2,7 +2,7 @@
 // retries, back-off and a time limit; prints a table, optionally writes the report as JSON for
 // `cc-ops deploy finish --smoke-report`. Exit 0 all passed, 1 a check failed, 2 bad usage.
 import { writeFileSync } from 'node:fs';
-import { formatSmokeTable, runSmokeChecks, SMOKE_DEFAULTS, standardChecks } from '../deploy/smoke.js';
+import { formatSmokeTable, runSmokeChecks, SMOKE_DEFAULTS, standardChecks } from './deploy/smoke.js';
 import { parseCommand, parseDurationMs, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
 

@@ -1,4 +1,4 @@
-// `cc-ops backup` and `cc-ops restore` as an operator runs them (the built dist/cli/ops.js, a
+// `cc-ops backup` and `cc-ops restore` as an operator runs them (the built dist/ops/ops.js, a
 // child process): real exit codes, real output. Needs a Postgres server (restore uses COPY FROM STDIN).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillAppTables, tableDigests } from '../../bench/app-data.js';
-import { BACKUP_TABLES } from '../../src/backup/tables.js';
+import { BACKUP_TABLES } from '../../src/ops/backup/tables.js';
 import { backends, connect, createTestDatabase, type TestDatabase } from '../support/databases.js';
 
-const opsJs = fileURLToPath(new URL('../../dist/cli/ops.js', import.meta.url));
+const opsJs = fileURLToPath(new URL('../../dist/ops/ops.js', import.meta.url));
 const server = backends.find((b) => b.kind === 'postgres')!;
 
 interface Ran {

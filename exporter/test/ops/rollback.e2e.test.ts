@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startAlertmanager, writeAlertmanagerConfigCopy, type RunningProcess } from '../../src/stack/processes.js';
+import { freePort, startAlertmanager, writeAlertmanagerConfigCopy, type RunningProcess } from '../../src/ops/stack/processes.js';
 import { Registry } from 'prom-client';
 import { createDeploymentsCollector } from '../../src/collectors/deployments.js';
 import { runOps, type CliResult } from '../support/cli.js';

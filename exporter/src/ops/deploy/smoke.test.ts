@@ -1,7 +1,7 @@
 // The smoke checks against a local app: pass, retry with back-off until a warming-up deployment
 // answers, give up after the tries or at the time limit, time out a request that never answers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEALTHY_APP, startAppFake, unreachableUrl, type AppFake } from '../../test/support/deploy-fakes.js';
+import { HEALTHY_APP, startAppFake, unreachableUrl, type AppFake } from '../../../test/support/deploy-fakes.js';
 import { backoffDelay, formatSmokeTable, runSmokeChecks, standardChecks, type SmokeOptions } from './smoke.js';
 
 const fast: SmokeOptions = { attempts: 4, initialDelayMs: 50, maxDelayMs: 1000, requestTimeoutMs: 2000, timeLimitMs: 10_000 };

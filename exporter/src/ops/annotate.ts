@@ -1,6 +1,6 @@
 // `cc-ops annotate`: a Grafana annotation by hand, for what the deploy commands do not record
 // (a rollback in Vercel's dashboard, a maintenance window). Org-wide, found by its tags.
-import { createGrafanaClient } from '../deploy/grafana.js';
+import { createGrafanaClient } from './deploy/grafana.js';
 import { errorMessage, parseCommand, parseDurationMs, settingsOrExit, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
 

@@ -2,9 +2,9 @@
 // `cc-ops restore <name>` (`npm run db:restore`): a local backup's tables back into
 // DATABASE_URL in one transaction, after every check (see ../backup/restore.ts).
 import { parseArgs } from 'node:util';
-import { BackupInvalidError } from '../backup/manifest.js';
-import { createProgress, formatCount } from '../backup/progress.js';
-import { restoreBackup, RestoreRefusedError, RestoreUsageError, type RestoreResult } from '../backup/restore.js';
+import { BackupInvalidError } from './backup/manifest.js';
+import { createProgress, formatCount } from './backup/progress.js';
+import { restoreBackup, RestoreRefusedError, RestoreUsageError, type RestoreResult } from './backup/restore.js';
 import { connectDatabaseOrExit } from './database.js';
 import { isEntryPoint } from './entry.js';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnalysisReport } from '../../src/deploy/analysis.js';
+import type { AnalysisReport } from '../../src/ops/deploy/analysis.js';
 import { alertingStackSkip, startAlertingStack, type AlertingStack } from '../support/alerting-stack.js';
 import { runOps } from '../support/cli.js';
 import { unreachableUrl } from '../support/deploy-fakes.js';

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillAppTables, tableDigests } from '../../bench/app-data.js';
-import { backends, connect, createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { BackupExistsError, createBackup } from '../../src/backup/backup.js';
-import { BackupInvalidError, compareSchemaVersions, hashFile, readManifest } from '../../src/backup/manifest.js';
-import { restoreBackup, RestoreRefusedError, RestoreUsageError } from '../../src/backup/restore.js';
-import { BACKUP_TABLES, dependencyOrder } from '../../src/backup/tables.js';
+import { fillAppTables, tableDigests } from '../../../bench/app-data.js';
+import { backends, connect, createTestDatabase, type TestDatabase } from '../../support/databases.js';
+import { BackupExistsError, createBackup } from '../../../src/ops/backup/backup.js';
+import { BackupInvalidError, compareSchemaVersions, hashFile, readManifest } from '../../../src/ops/backup/manifest.js';
+import { restoreBackup, RestoreRefusedError, RestoreUsageError } from '../../../src/ops/backup/restore.js';
+import { BACKUP_TABLES, dependencyOrder } from '../../../src/ops/backup/tables.js';
 
 const server = backends.find((b) => b.kind === 'postgres')!;
 const ORDERS = 3000;

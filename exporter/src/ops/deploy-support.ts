@@ -3,7 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type pg from 'pg';
 import { ConfigError, redactUrl } from '../config.js';
-import { loadDeploySettings, type DeploySettings, type Needs } from '../deploy/settings.js';
+import { loadDeploySettings, type DeploySettings, type Needs } from './deploy/settings.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -58,7 +58,7 @@ export function settingsOrExit(command: string, needs: Needs): DeploySettings | 
 /** A database client, or exit code 1 with the reason (the password never shown). */
 export async function connectOrExit(command: string, settings: DeploySettings): Promise<pg.Client | number> {
   // Loaded here, so that smoke and annotate never load the database driver.
-  const { connectDeploymentLog } = await import('../deploy/deployment-log.js');
+  const { connectDeploymentLog } = await import('./deploy/deployment-log.js');
   try {
     return await connectDeploymentLog(settings.databaseUrl!);
   } catch (err) {

@@ -1,6 +1,6 @@
 // What backup and restore read from and write to the database besides the tables: the schema
 // version, and their own `backup` / `restore` events (sql/README.md has the row contract).
-import type { Queryable } from '../db.js';
+import type { Queryable } from '../../db.js';
 
 /** The latest applied migration, or null when the database has none recorded. */
 export async function schemaVersion(db: Queryable): Promise<string | null> {

@@ -1,6 +1,6 @@
 // What the backup covers (the reference report's twelve tables, parents before children) and
 // what the database says about them: columns, foreign keys, and the order a restore must follow.
-import type { Queryable } from '../db.js';
+import type { Queryable } from '../../db.js';
 
 /** The app's core tables in dependency order, as db-backup.js of the reference report listed them. */
 export const BACKUP_TABLES = [

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DEBIAN_PACKAGES, freePort, prometheusConfigCopy, startAlertmanager, startPrometheus, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess,
-} from '../stack/processes.js';
+} from './stack/processes.js';
 
 async function portOr(preferred: number): Promise<number> {
   const free = await new Promise<boolean>((resolve) => {

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { repoRoot } from '../paths.js';
+import { repoRoot } from '../../paths.js';
 
 const root = repoRoot;
 

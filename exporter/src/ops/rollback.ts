@@ -4,15 +4,15 @@
 // the rollback failed), and only then Grafana is annotated and Alertmanager told.
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { evidenceOf, type AnalysisReport } from '../deploy/analysis.js';
-import { deploymentsDashboardUrl, pushAlerts, RUNBOOKS_URL, type PushedAlert } from '../deploy/alertmanager.js';
+import { evidenceOf, type AnalysisReport } from './deploy/analysis.js';
+import { deploymentsDashboardUrl, pushAlerts, RUNBOOKS_URL, type PushedAlert } from './deploy/alertmanager.js';
 import {
   describeVersion, getDeployment, inTransaction, lastSuccessfulDeployment, logDeployment, logRollback, mergeMetadata,
   updateDeploymentStatus, type DeploymentRow,
-} from '../deploy/deployment-log.js';
-import { createGrafanaClient, tag } from '../deploy/grafana.js';
-import type { DeploySettings } from '../deploy/settings.js';
-import { createVercelClient } from '../deploy/vercel.js';
+} from './deploy/deployment-log.js';
+import { createGrafanaClient, tag } from './deploy/grafana.js';
+import type { DeploySettings } from './deploy/settings.js';
+import { createVercelClient } from './deploy/vercel.js';
 import { connectOrExit, errorMessage, parseCommand, settingsOrExit, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
 

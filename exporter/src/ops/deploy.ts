@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import {
   describeVersion, getDeployment, logDeployment, mergeMetadata, updateDeploymentStatus, type DeploymentRow,
-} from '../deploy/deployment-log.js';
-import { createGrafanaClient, tag } from '../deploy/grafana.js';
-import type { DeploySettings } from '../deploy/settings.js';
-import type { SmokeReport } from '../deploy/smoke.js';
+} from './deploy/deployment-log.js';
+import { createGrafanaClient, tag } from './deploy/grafana.js';
+import type { DeploySettings } from './deploy/settings.js';
+import type { SmokeReport } from './deploy/smoke.js';
 import { connectOrExit, errorMessage, parseCommand, settingsOrExit, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
 

@@ -2,10 +2,10 @@
 // `cc-ops backup` (`npm run db:backup`): the app's core tables of DATABASE_URL into
 // <dir>/<name>/, one gzip COPY file per table and a manifest (see ../backup/backup.ts).
 import { parseArgs } from 'node:util';
-import { BackupExistsError, createBackup, defaultBackupName } from '../backup/backup.js';
-import { BACKUP_NAME } from '../backup/manifest.js';
-import { createProgress, formatBytes, formatCount } from '../backup/progress.js';
-import { BACKUP_TABLES } from '../backup/tables.js';
+import { BackupExistsError, createBackup, defaultBackupName } from './backup/backup.js';
+import { BACKUP_NAME } from './backup/manifest.js';
+import { createProgress, formatBytes, formatCount } from './backup/progress.js';
+import { BACKUP_TABLES } from './backup/tables.js';
 import { connectDatabaseOrExit } from './database.js';
 import { isEntryPoint } from './entry.js';
 

@@ -2,7 +2,7 @@
 // and LCP p75 with the previous release's, read from Prometheus by the release label; exit 1 on
 // a regression (the deploy workflow then rolls back with the report as its evidence).
 import { writeFileSync } from 'node:fs';
-import { analyze, ANALYSIS_DEFAULTS, formatAnalysis, type AnalysisOptions } from '../deploy/analysis.js';
+import { analyze, ANALYSIS_DEFAULTS, formatAnalysis, type AnalysisOptions } from './deploy/analysis.js';
 import { connectOrExit, errorMessage, parseCommand, parseDurationMs, settingsOrExit, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
 
@@ -84,7 +84,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
     const db = await connectOrExit('analyze', settings);
     if (typeof db === 'number') return db;
     try {
-      const { lastSuccessfulDeployment } = await import('../deploy/deployment-log.js');
+      const { lastSuccessfulDeployment } = await import('./deploy/deployment-log.js');
       const previous = await lastSuccessfulDeployment(db, environment, deploymentId!);
       baseline = previous?.version ?? previous?.commit_sha ?? undefined;
       if (!baseline) {

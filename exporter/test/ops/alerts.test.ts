@@ -1,5 +1,5 @@
 // `cc-ops alerts list` and `cc-ops alerts ack` as an operator runs them (the built
-// dist/cli/ops.js, a child process): the exit codes of the ops contract, the acknowledgement on
+// dist/ops/ops.js, a child process): the exit codes of the ops contract, the acknowledgement on
 // the alert_history row, and nothing written on bad input.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { writeAlertHistory } from '../../src/hooks/alert-history.js';
 import { parseWebhookPayload } from '../../src/hooks/payload.js';
 import { backends, connect, createTestDatabase, type TestDatabase } from '../support/databases.js';
 
-const opsJs = fileURLToPath(new URL('../../dist/cli/ops.js', import.meta.url));
+const opsJs = fileURLToPath(new URL('../../dist/ops/ops.js', import.meta.url));
 const server = backends.find((b) => b.kind === 'postgres')!;
 
 function ops(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
