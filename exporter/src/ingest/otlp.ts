@@ -10,7 +10,6 @@ import { isIPv6 } from 'node:net';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback, type InputType, type ZlibOptions } from 'node:zlib';
 import express, { type Request, type Response } from 'express';
-import pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -19,8 +18,8 @@ import { sameSecret } from '../auth.js';
 import { truncate, type RoutePattern } from '../text.js';
 import { decodeJsonRequest, decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus, MalformedRequestError } from './decode.js';
 import { createRateLimiter } from './rate-limit.js';
-import { spansToRows, type NewEventRow } from './spans.js';
-import { insertRows, isRetryable, pruneDigests } from './store.js';
+import { spansToRows } from './spans.js';
+import { createSpanStore, SpanStoreUnavailableError } from './store.js';
 
 const gunzip = promisify<InputType, ZlibOptions, Buffer>(gunzipCallback);
 
@@ -117,14 +116,7 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
     return 'server';
   }
   const dedupe = options.dedupeWindowMinutes > 0;
-  // Old digests go after the first store and then a few times per window (so that frequent
-  // restarts do not skip it), never more than one delete at a time.
-  const pruneEveryMs = (options.dedupeWindowMinutes * 60_000) / 4;
-  let prunedAt = 0;
-  let pruning = false;
-  /** set while the digest table is missing (migration 008 not applied): rows are stored without */
-  let digestsMissingUntil = 0;
-  let databaseFailing = false;
+  const spanStore = createSpanStore({ db, logger, dedupeWindowMinutes: options.dedupeWindowMinutes });
 
   /** CORS headers for an allowed origin; whether the request's origin (if any) is allowed. */
   function cors(req: Request, res: Response): 'same-origin' | 'allowed' | 'denied' {
@@ -181,7 +173,7 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
       const spans = encoding === 'json' ? decodeJsonRequest(body, limits) : decodeProtobufRequest(body, limits);
       const { rows, rejectedSpans, rejections } = spansToRows(spans, trusted ? trustedMapping : mapping);
       const digest = dedupe && rows.length > 0 ? createHash('sha256').update(body).digest() : undefined;
-      if (await store(rows, digest)) {
+      if ((await spanStore.store(rows, digest)) === 'stored') {
         metrics.spans(spans.length - rejectedSpans, rejectedSpans);
       } else {
         metrics.replay();
@@ -212,68 +204,13 @@ export function createOtlpRouter({ db, options, routePatterns, logger, now, regi
     sendStatus(res, 'json', new Refusal(405, Code.UNIMPLEMENTED, `${req.method} is not supported on ${TRACES_PATH}: POST spans`));
   });
 
-  /** Stores the rows; false when the request was a replay of one already stored. */
-  async function store(rows: readonly NewEventRow[], digest: Buffer | undefined): Promise<boolean> {
-    let stored: boolean;
-    try {
-      stored = await write(rows, digest);
-    } catch (err) {
-      if (!isRetryable(err)) throw err;
-      if (!databaseFailing) logger.error({ err: describeError(err) }, 'OTLP receiver cannot store spans; answering 503 until Postgres is back');
-      databaseFailing = true;
-      throw new Refusal(503, Code.UNAVAILABLE, 'the span store is unavailable; retry later', UNAVAILABLE_RETRY_AFTER_SECONDS);
-    }
-    if (rows.length > 0 && databaseFailing) {
-      logger.info('OTLP receiver stores spans again');
-      databaseFailing = false;
-    }
-    if (digest !== undefined && digestsMissingUntil === 0) pruneNowAndThen();
-    return stored;
-  }
-
-  /** The insert; without the digest table, a plain insert (a replay is then stored twice). */
-  async function write(rows: readonly NewEventRow[], digest: Buffer | undefined): Promise<boolean> {
-    if (digest === undefined || Date.now() < digestsMissingUntil) return insertRows(db, rows);
-    try {
-      const stored = await insertRows(db, rows, digest);
-      if (digestsMissingUntil !== 0) logger.info('OTLP request digests table found: replays are recognised again');
-      digestsMissingUntil = 0;
-      return stored;
-    } catch (err) {
-      if (!isMissingDigestTable(err)) throw err;
-      if (digestsMissingUntil === 0) {
-        logger.warn({ err: describeError(err) }, 'OTLP replays cannot be recognised until the migrations are applied; spans are stored meanwhile');
-      }
-      digestsMissingUntil = Date.now() + DIGESTS_RECHECK_MS;
-      return insertRows(db, rows);
-    }
-  }
-
-  function pruneNowAndThen(): void {
-    if (pruning || Date.now() - prunedAt < pruneEveryMs) return;
-    pruning = true;
-    prunedAt = Date.now();
-    pruneDigests(db, options.dedupeWindowMinutes)
-      .then((deleted) => logger.debug({ deleted }, 'OTLP request digests pruned'))
-      .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'OTLP request digests not pruned; trying again later'))
-      .finally(() => {
-        pruning = false;
-      });
-  }
-
   return router;
-}
-
-/** how long the receiver stores without digests before it looks for their table again */
-const DIGESTS_RECHECK_MS = 60_000;
-
-function isMissingDigestTable(err: unknown): boolean {
-  return err instanceof pg.DatabaseError && err.code === '42P01' && err.message.includes('otlp_request_digests');
 }
 
 function refusalOf(err: unknown): Refusal {
   if (err instanceof Refusal) return err;
   if (err instanceof MalformedRequestError) return new Refusal(400, Code.INVALID_ARGUMENT, err.message);
+  if (err instanceof SpanStoreUnavailableError) return new Refusal(503, Code.UNAVAILABLE, 'the span store is unavailable; retry later', UNAVAILABLE_RETRY_AFTER_SECONDS);
   return new Refusal(500, Code.INTERNAL, 'internal error');
 }
 
