@@ -142,7 +142,26 @@ export class ConfigError extends Error {
 
 export type { Env };
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** LOG_LEVEL's problem when `level` is not one of LOG_LEVELS, else undefined. */
+export function logLevelProblem(level: string): string | undefined {
+  return (LOG_LEVELS as readonly string[]).includes(level) ? undefined : `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`;
+}
+
+/**
+ * DATABASE_URL, or the file DATABASE_URL_FILE names: a postgres:// or postgresql:// connection
+ * string, undefined when neither is set. A problem otherwise, never showing the value (it holds
+ * the password). Shared with the ops CLI (ops/settings.ts).
+ */
+export function readDatabaseUrl(env: Env, problems: string[]): string | undefined {
+  const databaseUrl = readSecret(env, 'DATABASE_URL', problems);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string');
+  }
+  return databaseUrl;
+}
 
 /** The documented defaults; the table of docs/configuration.md lists the same values. */
 export const DEFAULTS = {
@@ -218,10 +237,7 @@ export function loadConfig(given: Env): Config {
     return DEFAULTS[name] === 'true';
   };
 
-  const databaseUrl = secret('DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string');
-  }
+  const databaseUrl = readDatabaseUrl(env, problems);
 
   const serverToken = secret('OTLP_SERVER_TOKEN');
   if (serverToken !== undefined && serverToken.length < 32) {
@@ -229,9 +245,8 @@ export function loadConfig(given: Env): Config {
   }
 
   const logLevel = get('LOG_LEVEL');
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-  }
+  const logLevelError = logLevelProblem(logLevel);
+  if (logLevelError !== undefined) problems.push(logLevelError);
 
   const collectors = parseList(nonEmpty(env.COLLECTORS) ?? collectorNames.join(','));
   for (const name of collectors) {

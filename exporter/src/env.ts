@@ -1,7 +1,7 @@
 // Reading settings from the environment, shared by the exporter's config (config.ts) and the
-// deploy commands' settings (deploy/settings.ts): a value is trimmed and an empty one is unset,
-// and a secret comes from NAME or from the file NAME_FILE names (so it stays out of the
-// environment listing), never both. Problems are collected, not thrown, so that every one is
+// ops CLI's settings (ops/settings.ts, ops/deploy/settings.ts): a value is trimmed and an empty
+// one is unset, and a secret comes from NAME or from the file NAME_FILE names (so it stays out of
+// the environment listing), never both. Problems are collected, not thrown, so that every one is
 // reported at once.
 import { readFileSync } from 'node:fs';
 

@@ -7,6 +7,7 @@ import { acknowledge, AckError, parseAck } from '../hooks/acknowledge.js';
 import { connectDatabaseOrExit } from './database.js';
 import { parseCommand, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
+import { opsSettingsOrExit } from './settings.js';
 
 const USAGE = `usage: cc-ops alerts list [--all] [--limit N]
        cc-ops alerts ack <id | fingerprint | alertname> [--by NAME] [--note TEXT] [--starts-at TIME]
@@ -45,22 +46,29 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
   }, sub === 'ack' ? 1 : 0);
   if (typeof args === 'number') return args;
 
-  let request;
+  let target: Record<string, string | undefined> | undefined;
   if (sub === 'ack') {
     const what = args.positionals[0];
     if (!what) return usageError('alerts', 'ack needs an id, a fingerprint or an alert name', USAGE);
-    const target = /^\d+$/.test(what) ? { id: what } : /^[0-9a-f]{16}$/.test(what) ? { fingerprint: what, starts_at: args.string('starts-at') } : { alertname: what };
+    target = /^\d+$/.test(what) ? { id: what } : /^[0-9a-f]{16}$/.test(what) ? { fingerprint: what, starts_at: args.string('starts-at') } : { alertname: what };
+  }
+  const limit = Number(args.string('limit') ?? '20');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return usageError('alerts', `--limit must be 1 to 1000, got "${args.string('limit')}"`, USAGE);
+  const settings = opsSettingsOrExit('alerts', { database: true });
+  if (typeof settings === 'number') return settings;
+
+  let request;
+  if (target) {
+    // who acknowledges: --by, else USER, else the account's name
     try {
-      request = parseAck({ ...target, by: args.string('by'), note: args.string('note') }, safeUserName());
+      request = parseAck({ ...target, by: args.string('by'), note: args.string('note') }, settings.user ?? accountName());
     } catch (err) {
       if (err instanceof AckError) return usageError('alerts', err.message, USAGE);
       throw err;
     }
   }
-  const limit = Number(args.string('limit') ?? '20');
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return usageError('alerts', `--limit must be 1 to 1000, got "${args.string('limit')}"`, USAGE);
 
-  const client = await connectDatabaseOrExit('alerts', 'the database holding alert_history', 'cc-ops alerts');
+  const client = await connectDatabaseOrExit('alerts', settings.databaseUrl, 'the database holding alert_history', 'cc-ops alerts');
   if (typeof client === 'number') return client;
   try {
     if (request) {
@@ -94,9 +102,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
   }
 }
 
-function safeUserName(): string | undefined {
+/** The operating system account's name, when USER is not set. */
+function accountName(): string | undefined {
   try {
-    return process.env.USER ?? userInfo().username;
+    return userInfo().username;
   } catch {
     return undefined;
   }

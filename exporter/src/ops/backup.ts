@@ -8,6 +8,7 @@ import { createProgress, formatBytes, formatCount } from './backup/progress.js';
 import { BACKUP_TABLES } from './backup/tables.js';
 import { connectDatabaseOrExit } from './database.js';
 import { isEntryPoint } from './entry.js';
+import { opsSettingsOrExit } from './settings.js';
 
 const USAGE = `usage: cc-ops backup [--dir <path>] [--name <name>] [--force]      (or: npm run db:backup -- …)
 
@@ -53,9 +54,11 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
     console.error(`backup: --name "${name}" must be letters, digits, dots, dashes and underscores (a directory name, not a path)`);
     return 2;
   }
-  const root = args.dir ?? (process.env.BACKUP_DIR?.trim() || 'backups');
+  const settings = opsSettingsOrExit('backup', { database: true });
+  if (typeof settings === 'number') return settings;
+  const root = args.dir ?? settings.backupDir;
 
-  const client = await connectDatabaseOrExit('backup', 'the database to back up', 'cc-backup');
+  const client = await connectDatabaseOrExit('backup', settings.databaseUrl, 'the database to back up', 'cc-backup');
   if (typeof client === 'number') return client;
   try {
     const result = await createBackup(client, { root, name, force: args.force ?? false, progress: createProgress(process.stderr) });

@@ -2,8 +2,9 @@
 // exit-code contract of ops.ts, settings, the database connection, messages without secrets.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type pg from 'pg';
-import { ConfigError, redactUrl } from '../config.js';
-import { loadDeploySettings, type DeploySettings, type Needs } from './deploy/settings.js';
+import { redactUrl } from '../config.js';
+import type { DeploySettings, Needs } from './deploy/settings.js';
+import { opsSettingsOrExit } from './settings.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -44,15 +45,10 @@ export function parseCommand(
   };
 }
 
-/** Settings, or exit code 2 with every problem listed. */
+/** The deploy settings (the deploy part of ./settings.ts), or exit code 2 with every problem listed. */
 export function settingsOrExit(command: string, needs: Needs): DeploySettings | number {
-  try {
-    return loadDeploySettings(process.env, needs);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`${command}: ${err.message}`);
-    return 2;
-  }
+  const settings = opsSettingsOrExit(command, { deploy: needs });
+  return typeof settings === 'number' ? settings : settings.deploy!;
 }
 
 /** A database client, or exit code 1 with the reason (the password never shown). */

@@ -9,8 +9,9 @@ import {
 import { createGrafanaClient, tag } from './deploy/grafana.js';
 import type { DeploySettings } from './deploy/settings.js';
 import type { SmokeReport } from './deploy/smoke.js';
-import { connectOrExit, errorMessage, parseCommand, settingsOrExit, usageError } from './deploy-support.js';
+import { connectOrExit, errorMessage, parseCommand, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
+import { opsSettingsOrExit } from './settings.js';
 
 const ENV_HELP = `Environment: DATABASE_URL (or DATABASE_URL_FILE), a role that may run the deployment_log
 functions (on Supabase: postgres); GRAFANA_URL and GRAFANA_TOKEN (or GRAFANA_TOKEN_FILE, a
@@ -83,8 +84,9 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
     finish = { status, report };
   }
 
-  const settings = settingsOrExit(command, { database: true });
-  if (typeof settings === 'number') return settings;
+  const ops = opsSettingsOrExit(command, { deploy: { database: true } });
+  if (typeof ops === 'number') return ops;
+  const settings = ops.deploy!;
   const db = await connectOrExit(command, settings);
   if (typeof db === 'number') return db;
   try {
@@ -94,7 +96,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
       environment: args.string('environment') ?? 'production',
       version: args.string('version'),
       commitSha: args.string('commit'),
-      deployedBy: args.string('deployed-by') ?? process.env.GITHUB_ACTOR,
+      deployedBy: args.string('deployed-by') ?? ops.githubActor,
       url: args.string('url'),
     });
   } catch (err) {

@@ -8,6 +8,7 @@ import { createLogger } from '../log.js';
 import { applySqlDir, migrate, SqlApplyError } from '../migrate.js';
 import { sqlPaths } from '../paths.js';
 import { isEntryPoint } from './entry.js';
+import { opsSettingsOrExit } from './settings.js';
 
 const USAGE = `usage: npm run db:migrate -- [--dry-run] [--dev]      (or: cc-ops migrate [--dry-run] [--dev])
 
@@ -37,8 +38,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
     return 0;
   }
 
-  const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
-  const client = await connectDatabaseOrExit('db:migrate', 'the database to migrate', 'cc-migrate');
+  const settings = opsSettingsOrExit('db:migrate', { database: true, logLevel: true });
+  if (typeof settings === 'number') return settings;
+  const logger = createLogger(settings.logLevel ?? 'info');
+  const client = await connectDatabaseOrExit('db:migrate', settings.databaseUrl, 'the database to migrate', 'cc-migrate');
   if (typeof client === 'number') return client;
   try {
     if (args.dev && !args['dry-run']) await applySqlDir(client, sqlPaths.app);

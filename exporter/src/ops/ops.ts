@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `cc-ops`: the operator's command line. Each command lives in its own module under cli/ and is
-// loaded only when asked for, so `cc-ops smoke` never needs a database driver to start.
+// `cc-ops`: the operator's command line. Each command lives in its own module in this folder and
+// is loaded only when asked for, so `cc-ops smoke` never needs a database driver to start.
 //
 // Every command module exports `run(argv): Promise<number>` and follows the same contract:
 //   --help prints its usage and exits 0;
@@ -8,6 +8,9 @@
 //   configuration (nothing was attempted), 3 = done with a warning the caller must look at
 //   (for example the database was written but Grafana could not be annotated).
 // Errors go to stderr as one readable line, prefixed with the command; secrets never appear.
+// A command reads its environment only through settings.ts, after its arguments, asking for the
+// settings it uses (so `cc-ops backup` is not stopped by a broken exporter setting beside
+// DATABASE_URL); a problem in them is exit 2 naming the variable.
 
 import { isEntryPoint } from './entry.js';
 

@@ -7,6 +7,7 @@ import { createProgress, formatCount } from './backup/progress.js';
 import { restoreBackup, RestoreRefusedError, RestoreUsageError, type RestoreResult } from './backup/restore.js';
 import { connectDatabaseOrExit } from './database.js';
 import { isEntryPoint } from './entry.js';
+import { opsSettingsOrExit } from './settings.js';
 
 const USAGE = `usage: cc-ops restore <name> [--dry-run] [--tables=a,b] [--dir <path>]      (or: npm run db:restore -- …)
 
@@ -72,9 +73,11 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
     console.error(`restore: --lock-timeout must be a number of seconds, got "${args['lock-timeout']}"`);
     return 2;
   }
-  const root = args.dir ?? (process.env.BACKUP_DIR?.trim() || 'backups');
+  const settings = opsSettingsOrExit('restore', { database: true });
+  if (typeof settings === 'number') return settings;
+  const root = args.dir ?? settings.backupDir;
 
-  const client = await connectDatabaseOrExit('restore', 'the database to restore into', 'cc-restore');
+  const client = await connectDatabaseOrExit('restore', settings.databaseUrl, 'the database to restore into', 'cc-restore');
   if (typeof client === 'number') return client;
   try {
     const result = await restoreBackup(client, {

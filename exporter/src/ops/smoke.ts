@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { formatSmokeTable, runSmokeChecks, SMOKE_DEFAULTS, standardChecks } from './deploy/smoke.js';
 import { parseCommand, parseDurationMs, usageError } from './deploy-support.js';
 import { isEntryPoint } from './entry.js';
+import { opsSettingsOrExit } from './settings.js';
 
 const USAGE = `usage: cc-ops smoke --url URL [options]
 
@@ -69,13 +70,15 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<numbe
     maxDelayMs: duration('max-delay', SMOKE_DEFAULTS.maxDelayMs, 0),
     requestTimeoutMs: duration('request-timeout', SMOKE_DEFAULTS.requestTimeoutMs, 100),
     timeLimitMs: duration('time-limit', SMOKE_DEFAULTS.timeLimitMs, 100),
-    headers: process.env.VERCEL_AUTOMATION_BYPASS_SECRET ? { 'x-vercel-protection-bypass': process.env.VERCEL_AUTOMATION_BYPASS_SECRET } : undefined,
   };
   if (problems.length > 0) return usageError('smoke', problems.join('; '), USAGE);
+  const settings = opsSettingsOrExit('smoke');
+  if (typeof settings === 'number') return settings;
+  const bypass = settings.vercelBypassSecret;
 
   const checks = standardChecks(url!, { main: args.string('main-path'), menu: args.string('menu-path'), health: args.string('health-path') });
   console.log(`smoke: ${checks.length} checks of ${url} (${options.attempts} tries each, time limit ${options.timeLimitMs / 1000} s)`);
-  const report = await runSmokeChecks(checks, options);
+  const report = await runSmokeChecks(checks, { ...options, headers: bypass ? { 'x-vercel-protection-bypass': bypass } : undefined });
   console.log(`\n${formatSmokeTable(report)}`);
 
   const reportFile = args.string('report');

@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DEBIAN_PACKAGES, freePort, prometheusConfigCopy, startAlertmanager, startPrometheus, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess,
 } from './stack/processes.js';
+import { opsSettingsOrExit } from './settings.js';
 
 async function portOr(preferred: number): Promise<number> {
   const free = await new Promise<boolean>((resolve) => {
@@ -24,6 +24,9 @@ async function portOr(preferred: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  const settings = opsSettingsOrExit('npm run stack', { logLevel: true });
+  if (typeof settings === 'number') process.exit(settings);
+
   const prometheusBinary = whichBinary('prometheus');
   const alertmanagerBinary = whichBinary('prometheus-alertmanager', 'alertmanager');
   const missing = [
@@ -36,7 +39,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const dir = process.env.STACK_DIR ?? join(tmpdir(), 'cc-stack');
+  const dir = settings.stackDir;
   const secrets = join(dir, 'secrets');
   mkdirSync(secrets, { recursive: true, mode: 0o700 });
   const secret = (name: string, value: string) => {
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
 
   const serverJs = fileURLToPath(new URL('../server.js', import.meta.url));
   const exporter = spawn(process.execPath, [serverJs], {
-    env: { ...process.env, EXPORTER_HOST: '127.0.0.1', EXPORTER_PORT: String(exporterPort), HOOKS_AUTH_TOKEN_FILE: hooksToken, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, EXPORTER_HOST: '127.0.0.1', EXPORTER_PORT: String(exporterPort), HOOKS_AUTH_TOKEN_FILE: hooksToken, LOG_LEVEL: settings.logLevel ?? 'warn' },
     stdio: 'inherit',
   });
   processes.push({ name: 'exporter', stop: () => new Promise<void>((resolve) => (exporter.exitCode !== null ? resolve() : (exporter.once('exit', () => resolve()), exporter.kill('SIGTERM')))) });

@@ -1,6 +1,7 @@
-// Settings of the deploy commands (deploy, smoke, rollback, annotate), read once from the
-// environment like the exporter's: every problem listed at once, secrets from NAME or NAME_FILE.
-// Each command asks only for the parts it uses, so `cc-ops smoke` needs no database.
+// Settings of the deploy commands (deploy, analyze, rollback, annotate): the deploy part of the
+// ops CLI's settings (../settings.ts, which calls this with the environment it reads), validated
+// like the exporter's: every problem listed at once, secrets from NAME or NAME_FILE.
+// Each command asks only for the parts it uses, so `cc-ops annotate` needs no database.
 import { ConfigError } from '../../config.js';
 import { nonEmpty, readSecret, type Env } from '../../env.js';
 import type { PrometheusSettings } from './analysis.js';
