@@ -83,6 +83,19 @@ async function main(): Promise<void> {
       config.warnings.map((w) => `  warning: ${w}\n`).join('') +
       '\n',
   );
+  // One JSON line per listener, {"msg":"listening","listener":"main"|"otlp","host","port","url"}:
+  // how a supervisor (and the tests) learns the port EXPORTER_PORT=0 picked without reading the
+  // banner meant for people. After the banner, so a reader that waits for them has it too. Their
+  // level is info (a start is no problem: a pipeline that pages on warn and above never sees
+  // them), but they are printed at every LOG_LEVEL except silent, as the banner is at every level:
+  // an operator who sets warn asks to hide a running exporter's chatter, not where it serves;
+  // one who sets silent asks for no log at all.
+  const announce = config.logLevel === 'silent' ? logger : logger.child({}, { level: 'info' });
+  const listeners = publicServer ? { main: server, otlp: publicServer } : { main: server };
+  for (const [listener, s] of Object.entries(listeners)) {
+    const listening = (s.address() as AddressInfo).port;
+    announce.info({ listener, host: config.host, port: listening, url: `http://${shownHost}:${listening}` }, 'listening');
+  }
   if (embedded) logger.warn('DEMO: DATABASE_URL is not set: serving the embedded demo database, not your app');
 
   let stopping = false;

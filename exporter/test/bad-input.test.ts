@@ -6,22 +6,19 @@
 // with what they may store checked. Then replays, then the whole table twice more while the
 // process's heap (after gc, read by a probe preloaded into the process) must come back to its
 // baseline; the process is still serving at the end, and its output holds no secret.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, type TestDatabase } from './support/databases.js';
+import { spawnExporter, type SpawnedExporter } from './support/exporter.js';
 import { jsonRequest, toProtobuf } from './support/otlp.js';
 import { secretFile, startTwilioSink, type TwilioSink } from './support/sinks.js';
-
-const serverJs = fileURLToPath(new URL('../dist/server.js', import.meta.url));
 
 const METRICS_TOKEN = `metrics-${randomBytes(12).toString('hex')}`;
 const HOOKS_TOKEN = `hooks-${randomBytes(12).toString('hex')}`;
@@ -410,16 +407,11 @@ function messageOf(text: string): string {
 
 // ---- the process -----------------------------------------------------------------------------
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  output: () => string;
+interface Server extends SpawnedExporter {
   /** the output once it contains `text`: a line logged before a response can reach the pipe after it */
   waitForOutput(text: string): Promise<string>;
   /** the process's heap after two full gcs, and its RSS, read by the preloaded probe */
   memory(): Promise<{ heapUsed: number; rss: number }>;
-  stop(): Promise<number | null>;
 }
 
 /** Preloaded into the server process: on SIGUSR2, collect garbage and print the heap on stderr. */
@@ -428,69 +420,19 @@ const PROBE = `process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); c
 async function startServer(env: Record<string, string>, dir: string): Promise<Server> {
   const probe = join(dir, 'memory-probe.cjs');
   writeFileSync(probe, PROBE);
-  const child = spawn(process.execPath, ['--expose-gc', '--require', probe, serverJs], {
-    env: { PATH: process.env.PATH ?? '', EXPORTER_PORT: '0', EXPORTER_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const waiters: (() => void)[] = [];
-  const onData = (d: Buffer) => {
-    output += d.toString();
-    for (const wake of waiters.splice(0)) wake();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed within 30 s:\n${output}`)), 30_000);
-    const check = () => {
-      const m = /metrics:\s+(http:\/\/\S+)\/metrics/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      } else waiters.push(check);
-    };
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before serving:\n${output}`));
-    });
-    check();
-  });
-  return {
-    child,
-    url,
-    port: Number(new URL(url).port),
-    output: () => output,
-    async waitForOutput(text) {
-      const deadline = Date.now() + 10_000;
-      while (!output.includes(text)) {
-        if (Date.now() > deadline) throw new Error(`"${text}" not in the output within 10 s:\n${output.slice(-2000)}`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-      return output;
+  const server = await spawnExporter(env, { nodeArgs: ['--expose-gc', '--require', probe] });
+  return Object.assign(server, {
+    async waitForOutput(text: string) {
+      await server.waitForLine(text);
+      return server.text();
     },
     async memory() {
-      const from = output.length;
-      child.kill('SIGUSR2');
-      for (let i = 0; i < 100; i++) {
-        const m = /MEMORY (\{.*\})\n/.exec(output.slice(from));
-        if (m) return JSON.parse(m[1]!) as { heapUsed: number; rss: number };
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-      throw new Error('the memory probe did not answer');
+      const from = server.output.length;
+      server.child.kill('SIGUSR2');
+      const line = await server.waitForLine(/^MEMORY \{.*\}$/, { from, what: 'the memory probe\'s answer' });
+      return JSON.parse(line.slice('MEMORY '.length)) as { heapUsed: number; rss: number };
     },
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  });
 }
 
 // ---- the suite -------------------------------------------------------------------------------

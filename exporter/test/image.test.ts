@@ -2,13 +2,14 @@
 // (scripts/image-contents.mjs runs the deps stage's install as written): production
 // dependencies of the exporter only, at the lockfile's versions, no PGlite; and what it holds
 // runs: the exporter against a database, cc-ops, and a clear exit 2 without DATABASE_URL.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from './support/databases.js';
+import { spawnExporter } from './support/exporter.js';
 import { parseExposition } from './support/metrics.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -103,26 +104,18 @@ describeEachBackend('the exporter image serving a database', (kind) => {
   });
 
   it('scrapes it: cc_up 1, the orders, process metrics', async () => {
-    const child = spawn(process.execPath, [join(app, 'exporter', 'dist', 'server.js')], {
-      cwd: app,
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATABASE_URL: db.connectionString, EXPORTER_PORT: '0', EXPORTER_HOST: '127.0.0.1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exporter = await spawnExporter(
+      { NODE_ENV: 'production', DATABASE_URL: db.connectionString },
+      { serverJs: join(app, 'exporter', 'dist', 'server.js'), cwd: app },
+    );
     try {
-      await expect.poll(() => /metrics:\s+(http:\/\/\S+)\/metrics/.exec(output)?.[1], { timeout: 30_000 }).toBeDefined();
-      const url = /metrics:\s+(http:\/\/\S+)\/metrics/.exec(output)![1]!.replace('localhost', '127.0.0.1');
-      const series = parseExposition(await (await fetch(`${url}/metrics`)).text());
-      expect(series.get('cc_up'), output).toBe(1);
+      const series = parseExposition(await (await fetch(`${exporter.url}/metrics`)).text());
+      expect(series.get('cc_up'), exporter.text()).toBe(1);
       expect([...series.keys()].some((k) => k.startsWith('cc_orders_active{'))).toBe(true);
       expect(series.has('process_resident_memory_bytes')).toBe(true);
-      expect(output).not.toContain('DEMO');
+      expect(exporter.text()).not.toContain('DEMO');
     } finally {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      await exporter.stop();
     }
-  });
+  }, 120_000); // above spawnExporter's 60 s to start, so its error (with the process's last lines) comes first
 });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, prometheusConfigCopy, startAlertmanager, startPrometheus, whichBinary, writeAlertmanagerConfigCopy, type RunningProcess } from '../../src/ops/stack/processes.js';
 import { alertingStackSkip, eventually, webhookEnv, writeAlertmanagerSecrets, writeScaledRules } from '../support/alerting-stack.js';
 import { backends, createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { startExporter, startExporterProcess, type ExporterProcess, type RunningExporter } from '../support/exporter.js';
+import { spawnExporter, startExporter, type RunningExporter, type SpawnedExporter } from '../support/exporter.js';
 import { startSlackSink, startSmtpSink, startTwilioSink, type SlackMessage, type Sink, type SmtpSink, type TwilioSink } from '../support/sinks.js';
 
 const server = backends.find((b) => b.kind === 'postgres')!;
@@ -28,7 +28,7 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
   const stops: (() => Promise<unknown>)[] = [];
   let db: TestDatabase;
   let hooks: RunningExporter;
-  const replicas: { port: number; process?: ExporterProcess }[] = [];
+  const replicas: { port: number; process?: SpawnedExporter }[] = [];
   let prometheus: RunningProcess[] = [];
   let smtp: SmtpSink;
   let slack: Sink<SlackMessage>;
@@ -45,12 +45,10 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
     LOG_LEVEL: 'warn',
   });
   const startReplica = async (i: number) => {
-    replicas[i]!.process = await startExporterProcess(replicaEnv(replicas[i]!.port, `replica-${i}`));
+    replicas[i]!.process = await spawnExporter(replicaEnv(replicas[i]!.port, `replica-${i}`));
   };
   const kill = async (i: number) => {
-    const p = replicas[i]!.process!;
-    p.child.kill('SIGKILL');
-    await p.exited;
+    await replicas[i]!.process!.stop('SIGKILL');
   };
   const query = async (p: RunningProcess, promql: string) => {
     const res = await fetch(`${p.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
@@ -103,7 +101,7 @@ describe.skipIf(skip !== undefined)(`paging with replicas, an HA Prometheus pair
     for (let i = 0; i < 2; i++) replicas.push({ port: await freePort() });
     await Promise.all(replicas.map((_, i) => startReplica(i)));
     stops.push(async () => {
-      for (const r of replicas) if (r.process && r.process.child.exitCode === null) r.process.child.kill('SIGKILL');
+      await Promise.all(replicas.map((r) => r.process?.stop('SIGKILL')));
     });
 
     const secrets = writeAlertmanagerSecrets(dir, slack.url);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, connect, createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { exporterBuild, startExporterProcess, type ExporterProcess } from '../support/exporter.js';
+import { exporterBuild, spawnExporter, type SpawnedExporter } from '../support/exporter.js';
 import { errorCode, is2xx, pageViews, reconcile, report, rowsPerSession, sleep, tally, type Outcome } from './helpers.js';
 
 const server = backends.find((b) => b.kind === 'postgres')!;
@@ -56,13 +56,13 @@ function heldRequest(url: string, id: string, spans: number) {
 
 describe.skipIf(server.skip !== undefined)(`SIGTERM during ingest [postgres]${server.skip ? ` (skipped: ${server.skip})` : ''}`, () => {
   let db: TestDatabase;
-  let started: ExporterProcess | undefined;
+  let started: SpawnedExporter | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
   });
   afterAll(async () => {
-    if (started && started.child.exitCode === null) started.child.kill('SIGKILL');
+    await started?.stop('SIGKILL');
     await db?.stop();
   });
 
@@ -71,7 +71,7 @@ describe.skipIf(server.skip !== undefined)(`SIGTERM during ingest [postgres]${se
   });
 
   it('finishes the requests in flight, refuses new connections, and loses no accepted span', async () => {
-    const exporter = (started = await startExporterProcess({
+    const exporter = (started = await spawnExporter({
       DATABASE_URL: db.connectionString,
       DB_POOL_MAX: '2', // fewer connections than requests: some wait for a connection when the signal comes
       OTLP_RATE_LIMIT_PER_MINUTE: '0',
@@ -112,11 +112,9 @@ describe.skipIf(server.skip !== undefined)(`SIGTERM during ingest [postgres]${se
     expect(held.map((h) => h.outcome.error).filter(Boolean)).toEqual([]);
 
     const signalledAt = streamed.length;
-    exporter.child.kill('SIGTERM');
-    while (!exporter.output().includes('"msg":"shutting down"')) {
-      expect(exporter.child.exitCode, exporter.output()).toBeNull();
-      await sleep(10);
-    }
+    // SIGTERM, and SIGKILL if it has not exited 30 s later: twice its SHUTDOWN_TIMEOUT_MS.
+    const stopped = exporter.stop('SIGTERM', 30_000);
+    await exporter.waitForLine('"msg":"shutting down"');
 
     // A new connection after the signal: refused (or a 503), never a 2xx.
     const late = heldRequest(exporter.url, 'late-0', 5);
@@ -127,13 +125,13 @@ describe.skipIf(server.skip !== undefined)(`SIGTERM during ingest [postgres]${se
     // The in-flight requests now send the rest of their bodies: each is answered 200, stored whole.
     for (const h of held) h.release();
     const inFlight = await Promise.all(held.map((h) => h.done));
-    const code = await Promise.race([exporter.exited, sleep(20_000).then(() => 'still running')]);
+    const exit = await stopped;
     streaming = false;
     await Promise.all(streamers);
 
-    expect(inFlight.map((o) => o.status ?? o.error), exporter.output().slice(-3000)).toEqual(Array(IN_FLIGHT).fill(200));
-    expect(code, exporter.output().slice(-3000)).toBe(0);
-    expect(exporter.output()).toContain('"msg":"stopped"');
+    expect(inFlight.map((o) => o.status ?? o.error), exporter.text().slice(-3000)).toEqual(Array(IN_FLIGHT).fill(200));
+    expect(exit, exporter.text().slice(-3000)).toEqual({ code: 0, signal: null, forced: false });
+    expect(exporter.text()).toContain('"msg":"stopped"');
 
     const afterSignal = streamed.slice(signalledAt);
     expect(afterSignal.length).toBeGreaterThan(0);
@@ -159,5 +157,5 @@ describe.skipIf(server.skip !== undefined)(`SIGTERM during ingest [postgres]${se
     } finally {
       await client.end();
     }
-  }, 60_000);
+  }, 150_000); // above the helper's own limits (60 s to start, 30 s to stop), so their errors come first
 });
