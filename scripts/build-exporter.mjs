@@ -22,10 +22,12 @@ const ifPossible = process.argv.includes('--if-possible');
 /**
  * What is built: the service and the ops CLI (exporter/src without its unit tests, into dist/,
  * what `npm start`, cc-ops and the image run), and with --bench also the benchmarks
- * (exporter/bench with the src they import, into dist-bench/, never shipped).
+ * (exporter/bench with the src they import and the one test helper that starts the exporter
+ * process, test/support/exporter.ts, into dist-bench/, never shipped). `files` are single
+ * sources of a target (as its tsconfig's include lists them), counted when they exist.
  */
-const targets = [{ name: 'exporter/', dirs: ['src'], tsconfig: 'tsconfig.build.json', out: 'dist' }];
-if (process.argv.includes('--bench')) targets.push({ name: 'exporter/bench/', dirs: ['src', 'bench'], tsconfig: 'tsconfig.bench.json', out: 'dist-bench' });
+const targets = [{ name: 'exporter/', dirs: ['src'], files: [], tsconfig: 'tsconfig.build.json', out: 'dist' }];
+if (process.argv.includes('--bench')) targets.push({ name: 'exporter/bench/', dirs: ['src', 'bench'], files: ['test/support/exporter.ts'], tsconfig: 'tsconfig.bench.json', out: 'dist-bench' });
 
 /** The sources a target compiles (no tests), and what configures it. */
 function inputs(target) {
@@ -38,6 +40,7 @@ function inputs(target) {
     }
   };
   for (const dir of target.dirs) walk(join(exporter, dir));
+  for (const file of target.files) if (existsSync(join(exporter, file))) files.push(join(exporter, file));
   files.push(join(exporter, 'tsconfig.json'), join(exporter, target.tsconfig), join(exporter, 'package.json'), join(root, 'tsconfig.base.json'));
   return files.map((f) => relative(root, f)).sort();
 }

@@ -4,15 +4,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { withClient } from './database.js';
 import type { LoadResult } from './ingest-load.js';
-import { exporterDir } from '../src/paths.js';
-
-const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis));
+import { spawnExporter } from '../test/support/exporter.js';
 
 export interface BenchDatabase {
   name: string;
@@ -118,61 +114,30 @@ export interface ExporterChild {
   pid: number;
   /** http://127.0.0.1:PORT, the base of /v1/traces */
   url: string;
-  /** what it wrote on stdout and stderr after it started (warnings and errors, at LOG_LEVEL=warn) */
-  output: string[];
+  /** what it has written on stdout and stderr but its banner and listening lines (warnings and errors, at LOG_LEVEL=warn) */
+  readonly output: string[];
   stop(): Promise<string>;
 }
 
-/** `node exporter/dist/server.js` against the bench database; resolves once it listens. */
+/** `node exporter/dist/server.js` against the bench database (test/support/exporter.ts starts it); resolves once it listens. */
 export async function startExporterChild(connectionString: string, nodeArgs: string[], exporterEnv: Record<string, string>): Promise<ExporterChild> {
-  const serverJs = join(exporterDir, 'dist', 'server.js');
-  const env: NodeJS.ProcessEnv = { ...process.env, ...exporterEnv, DATABASE_URL: connectionString };
-  delete env.DATABASE_URL_FILE;
-  const child = spawn(process.execPath, [...nodeArgs, serverJs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with code ${code}`));
-    child.once('error', (err) => resolve(`could not start: ${err.message}`));
-  });
-  const output: string[] = [];
-  let url: string | undefined;
-  let wake: (() => void) | undefined;
-  // The banner on stdout names the URL; anything else it writes (LOG_LEVEL=warn) is kept.
-  const banner = /^\s*(?:$|Connect Observability exporter |metrics: |health: |database: )/;
-  const onLine = (line: string) => {
-    const m = /^\s*metrics:\s+(http:\/\/\S+)\/metrics/.exec(line);
-    if (m && url === undefined) {
-      url = m[1];
-      wake?.();
-    }
-    if (!banner.test(line)) output.push(line);
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && name !== 'DATABASE_URL_FILE') env[name] = value;
+  const exporter = await spawnExporter({ ...env, ...exporterEnv, DATABASE_URL: connectionString }, { nodeArgs });
+  // The banner and the listening lines say where it serves; anything else it writes (LOG_LEVEL=warn) is kept.
+  const banner = /^\s*(?:$|Connect Observability exporter |metrics: |health: |traces: |database: )|"msg":"listening"/;
+  return {
+    pid: exporter.pid,
+    url: exporter.url,
+    get output() {
+      return exporter.output.filter((line) => !banner.test(line));
+    },
+    async stop() {
+      const exit = await exporter.stop('SIGTERM', 15_000);
+      const how = exit.error !== undefined ? `could not start: ${exit.error}` : exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+      return exit.forced ? `${how} (SIGTERM ignored for 15 s)` : how;
+    },
   };
-  createInterface({ input: child.stdout }).on('line', onLine);
-  createInterface({ input: child.stderr }).on('line', onLine);
-  const stop = async (): Promise<string> => {
-    if (child.exitCode !== null || child.signalCode !== null) return exited;
-    child.kill('SIGTERM');
-    const how = await Promise.race([exited, sleep(15_000).then(() => undefined)]);
-    if (how !== undefined) return how;
-    child.kill('SIGKILL');
-    return `${await exited} (SIGTERM ignored for 15 s)`;
-  };
-  let ended: string | undefined;
-  void exited.then((why) => {
-    ended = why;
-    wake?.();
-  });
-  const deadline = performance.now() + 30_000;
-  while (url === undefined && ended === undefined && performance.now() < deadline) {
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-      setTimeout(resolve, 250);
-    });
-  }
-  if (url === undefined || child.pid === undefined) {
-    await stop();
-    throw new Error(`the exporter did not start (${ended ?? 'no URL printed within 30 s'}):\n  ${output.slice(-20).join('\n  ')}`);
-  }
-  return { pid: child.pid, url: url.replace('//localhost:', '//127.0.0.1:'), output, stop };
 }
 
 export interface GeneratorRun {

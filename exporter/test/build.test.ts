@@ -80,7 +80,21 @@ describe('scripts/build-exporter.mjs', () => {
     utimesSync(join(dir, 'exporter', 'bench', 'run.ts'), later, later);
     // Only the benchmarks changed: dist/ stays as it is.
     expect(run(dir, ['--bench'])).toMatchObject({ status: 0, stderr: 'building exporter/bench/ (1 changed since the last build)...\n' });
-  });
+
+    // The one test helper the benchmarks import (test/support/exporter.ts, in tsconfig.bench.json's
+    // include) is one of their sources: added, then changed, it builds them again.
+    utimesSync(join(dir, 'exporter', 'bench', 'run.ts'), past, past);
+    const helper = join(dir, 'exporter', 'test', 'support', 'exporter.ts');
+    mkdirSync(join(dir, 'exporter', 'test', 'support'), { recursive: true });
+    writeFileSync(helper, 'export const helper: number = 1;\n');
+    expect(run(dir, ['--bench'])).toMatchObject({ status: 0, stderr: 'building exporter/bench/ (sources added or removed)...\n' });
+    expect(existsSync(join(dir, 'exporter', 'dist-bench', 'test', 'support', 'exporter.js'))).toBe(true);
+    expect(run(dir, ['--bench'])).toMatchObject({ status: 0, stderr: '' });
+    writeFileSync(helper, 'export const helper: number = 2;\n');
+    const evenLater = new Date(Date.now() + 10_000);
+    utimesSync(helper, evenLater, evenLater);
+    expect(run(dir, ['--bench'])).toMatchObject({ status: 0, stderr: 'building exporter/bench/ (1 changed since the last build)...\n' });
+  }, 120_000); // six builds, each a few seconds on a busy machine
 
   it('a source that does not compile fails the command with tsc errors, and the next run tries again', () => {
     const bad = join(dir, 'exporter', 'src', 'bad.ts');
