@@ -246,7 +246,7 @@ describe('the Active alerts panels list every alert', () => {
   it('the truth is derived: the rules, the always-firing heartbeat, and the alerts cc-ops pushes', () => {
     expect(ruleNames.length).toBeGreaterThan(20);
     expect(heartbeat).toEqual(['Watchdog']);
-    expect(pushers).toEqual(['exporter/src/ops/rollback.ts']);
+    expect(pushers).toEqual(['exporter/src/ops/deploy/rollback.ts']);
     expect(pushedNames.sort()).toEqual(['DeploymentRollbackFailed', 'DeploymentRolledBack']);
     expect(ruleNames).not.toContain('DeploymentRollbackFailed'); // pushed only: never in Prometheus's ALERTS
     // The dashboard's list is the code's.
