@@ -249,7 +249,8 @@ describe.skipIf(postgres.skip !== undefined)(`the deploy workflow, run as GitHub
 const stackSkip = postgres.skip ?? alertingStackSkip();
 
 describe.skipIf(stackSkip !== undefined)(`the deploy workflow's metric analysis, with the real Prometheus and Alertmanager${stackSkip ? ` (skipped: ${stackSkip})` : ''}`, () => {
-  const WINDOW_S = 20;
+  /** the analysis window: the shortest cc-ops analyze takes (what it proves is which calls fall in which window) */
+  const WINDOW_S = 10;
   let dir: string;
   let stack: AlertingStack;
   let world: VercelWorld;
@@ -277,13 +278,19 @@ describe.skipIf(stackSkip !== undefined)(`the deploy workflow's metric analysis,
     const secrets = { ALERTMANAGER_URL: stack.alertmanager.url, PROMETHEUS_URL: stack.prometheus.url };
     const first = await runDeploy(world, dir, stack.db.connectionString, '1.0.0', HEALTHY_APP, { analysisWindow: '0', secrets });
     expect(first.result, first.log()).toBe('success');
-    // Users on 1.0.0, then on 1.1.0 from its promotion on: slower, and one call in four failing.
-    for (let i = 0; i < 4; i++) {
-      await traffic('1.0.0', 40, 0.02, 150);
-      await new Promise((resolve) => setTimeout(resolve, (WINDOW_S * 1000) / 5));
-    }
-    const feeding: Promise<void>[] = [];
+    // Users on 1.0.0 (a whole window of them before the deploy starts, and on until the promotion,
+    // however long the deploy's steps take), then on 1.1.0 from its promotion on: slower, and one
+    // call in four failing.
+    let promoted = false;
+    const feeding: Promise<void>[] = [(async () => {
+      while (!promoted) {
+        await traffic('1.0.0', 40, 0.02, 150);
+        await new Promise((resolve) => setTimeout(resolve, (WINDOW_S * 1000) / 5));
+      }
+    })()];
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_S * 1000));
     world.onPromote = (version) => {
+      promoted = true;
       feeding.push((async () => {
         for (let i = 0; i < 4; i++) {
           await traffic(version, 40, 0.25, 1500);
@@ -292,6 +299,7 @@ describe.skipIf(stackSkip !== undefined)(`the deploy workflow's metric analysis,
       })());
     };
     const run = await runDeploy(world, dir, stack.db.connectionString, '1.1.0', HEALTHY_APP, { analysisWindow: `${WINDOW_S}s`, secrets });
+    promoted = true; // 1.0.0's users stop even when the run never promoted
     await Promise.all(feeding);
     expect(run.result, run.log()).toBe('failure');
     expect(world.calls).toEqual(['deploy dpl_110_1', 'promote dpl_110_1', 'rollback to dpl_100_0']);
