@@ -52,5 +52,10 @@ for (const tier of runs) {
       `${files.length} files, ${report.numTotalTests} tests (${report.numFailedTests} failed), ${sum.toFixed(0)} s of file time\n` +
       slowest.map((f) => `      ${f.seconds.toFixed(1).padStart(6)} s  ${f.name}\n`).join(''),
   );
+  for (const r of report.testResults) {
+    for (const t of r.assertionResults.filter((a) => a.status === 'failed')) {
+      process.stdout.write(`      failed: ${relative(root, r.name)} > ${t.fullName}\n        ${(t.failureMessages[0] ?? '').split('\n')[0]}\n`);
+    }
+  }
 }
 rmSync(out, { recursive: true, force: true });
