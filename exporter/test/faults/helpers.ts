@@ -242,3 +242,18 @@ export function startScrapes(get: (path: string) => Promise<{ status: number; bo
     },
   };
 }
+
+/** how long the exporter may take to serve again after an outage ends (about 1 s on a quiet machine) */
+export const RECOVERY_BOUND_MS = 30_000;
+
+/**
+ * Waits until a scrape begun after `since` says cc_up 1: the exporter serves again by itself
+ * (no restart); fails after RECOVERY_BOUND_MS. A fixed wait instead failed on a busy machine.
+ */
+export async function waitForRecovery(scrapes: readonly Scrape[], since: number): Promise<void> {
+  const deadline = since + RECOVERY_BOUND_MS;
+  while (!scrapes.some((s) => s.from > since && s.up === 1)) {
+    if (Date.now() > deadline) throw new Error(`no scrape said cc_up 1 within ${RECOVERY_BOUND_MS} ms of the outage's end`);
+    await sleep(100);
+  }
+}

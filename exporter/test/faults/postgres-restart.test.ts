@@ -11,7 +11,7 @@ import { startExporter, type RunningExporter } from '../support/exporter.js';
 import { privatePostgresSkip, startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { applySqlDir, migrate } from '../../src/migrate.js';
 import { sqlPaths } from '../../src/paths.js';
-import { eventCountersAndRows, expectEveryAcceptedSpanStored, expectRetriesToStoreEachRequestOnce, is2xx, OUTAGE_EXPORTER_ENV, OUTAGE_SCRAPE_BOUND_MS, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally } from './helpers.js';
+import { eventCountersAndRows, expectEveryAcceptedSpanStored, expectRetriesToStoreEachRequestOnce, is2xx, OUTAGE_EXPORTER_ENV, OUTAGE_SCRAPE_BOUND_MS, reconcile, report, rowsPerSession, sleep, startIngestLoad, startScrapes, tally, waitForRecovery } from './helpers.js';
 
 const skip = privatePostgresSkip();
 const WORKERS = 4;
@@ -59,8 +59,10 @@ describe.skipIf(skip !== undefined)(`Postgres server stopped and restarted under
       await outage('fast', 1_500);
       await sleep(1_500);
       await outage('immediate', 1_500);
+      // After the crash recovery the exporter must serve and store again by itself.
+      await waitForRecovery(scraping.scrapes, Date.now());
       marker = load.ledger.length;
-      await sleep(2_000); // after the crash recovery: the exporter must store again, by itself
+      await sleep(2_000);
     } finally {
       if (down) await cluster.start().catch(() => undefined);
       await load.stop();
@@ -103,5 +105,5 @@ describe.skipIf(skip !== undefined)(`Postgres server stopped and restarted under
     } finally {
       await client.end();
     }
-  }, 60_000);
+  }, 90_000);
 });
