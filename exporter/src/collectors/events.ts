@@ -569,7 +569,7 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
    */
   async function checkpoint(db: Queryable): Promise<void> {
     const result = await inTransaction(db, async (q): Promise<Held | undefined> => {
-      const { rows: [snapshot] } = await q.query<{ cluster: string; xmin: string; xmax: string }>(SNAPSHOT);
+      let { rows: [snapshot] } = await q.query<{ cluster: string; xmin: string; xmax: string }>(SNAPSHOT);
       const knownVersion = held?.version === 'memory' ? '0' : (held?.version ?? '0');
       let { rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, knownVersion]);
       if (!row) {
@@ -582,6 +582,12 @@ export const createEventsCollector: CollectorFactory<EventsOptions> = (registry,
         const budget = held?.budget ?? new SeriesBudget(budgetOptions);
         await q.query(INSERT_STATE, [STATE_NAME, snapshot!.cluster, cursor.tx, cursor.id, stateJson(counts, budget), options.instance]);
         log?.info({ tx: cursor.tx, id: cursor.id }, 'event counts are committed to Postgres from now on');
+        // The cursor was placed by a later statement (read committed: a snapshot each) than the
+        // one above, and transactions of other databases may have begun and ended in between:
+        // its tx can be past that snapshot's xmax. Checked against an earlier snapshot, the
+        // cursor just placed would look ahead of this cluster and be reset (seen on a busy test
+        // server); a snapshot taken after it is past it, as xmax never goes back.
+        ({ rows: [snapshot] } = await q.query<{ cluster: string; xmin: string; xmax: string }>(SNAPSHOT));
         ({ rows: [row] } = await q.query<StateRow>(LOCK_STATE, [STATE_NAME, '0']));
         if (!row) return held ? undefined : fromRow((await q.query<StateRow>(READ_STATE, [STATE_NAME, '0'])).rows[0]!);
       }

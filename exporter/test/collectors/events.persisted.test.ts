@@ -9,7 +9,8 @@ import { createLogger, type Logger } from '../../src/log.js';
 import { connect, createTestDatabase, describeEachBackend, waitUntilSettled, type TestDatabase } from '../support/databases.js';
 import { startExporter } from '../support/exporter.js';
 import { samples } from '../support/metrics.js';
-import { createEventsCollector, DIMENSIONS, SERIES_BUDGET_DEFAULTS, type EventsOptions } from '../../src/collectors/events.js';
+import { createEventsCollector, DIMENSIONS, SERIES_BUDGET_DEFAULTS, SNAPSHOT, type EventsOptions } from '../../src/collectors/events.js';
+import type { Queryable } from '../../src/db.js';
 import type { Collector } from '../../src/collectors/types.js';
 
 const options: EventsOptions = { batchSize: 50, maxBatchesPerScrape: 2, checkpointIntervalMs: 0, lookbackSeconds: 0, seriesBudgets: SERIES_BUDGET_DEFAULTS, seriesIdleMs: 3_600_000, routePatterns: [], instance: 'test' };
@@ -156,6 +157,32 @@ describeEachBackend('events collector, committed counts', (kind) => {
     await collect(b.collector);
     expect(await total(a.registry, 'payment_failure')).toBe(21);
     expect(await total(b.registry, 'payment_failure')).toBe(21);
+  });
+
+  // PGlite is one session: no other transaction can come between two statements there.
+  it.skipIf(kind === 'pglite')('the first start on a busy server places its cursor in this cluster: no reset when other transactions end between its statements', async () => {
+    const other = await connect(db);
+    try {
+      // After the checkpoint's first snapshot, other sessions take and commit transaction ids,
+      // as on a server where other databases are busy: the start cursor is then past it.
+      const busy: Queryable = {
+        query: async (text: string, values?: unknown[]) => {
+          const result = await client.query(text, values);
+          if (text === SNAPSHOT) for (let i = 0; i < 3; i++) await other.query('SELECT pg_current_xact_id()');
+          return result;
+        },
+      } as Queryable;
+      const { logger, lines } = recordingLogger();
+      const { registry, collector } = start({ logger });
+      await collector.collect(busy);
+      await insert('payment_failure', { provider: 'p', reason: 'r' }, 2);
+      await collect(collector);
+      expect(await samples(registry, 'cc_events_cursor_resets_total')).toEqual({ 'reason=cluster_changed': 0, 'reason=cursor_ahead': 0, 'reason=corrupt': 0 });
+      expect(lines().filter((l) => String(l.msg).startsWith('event cursor reset'))).toEqual([]);
+      expect(await total(registry, 'payment_failure')).toBe(2);
+    } finally {
+      await other.end();
+    }
   });
 
   it('a cursor ahead of this cluster (or from another cluster) is reset, counted and logged once; counts kept, new rows counted', async () => {
