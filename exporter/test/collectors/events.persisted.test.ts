@@ -160,7 +160,7 @@ describeEachBackend('events collector, committed counts', (kind) => {
   });
 
   // PGlite is one session: no other transaction can come between two statements there.
-  it.skipIf(kind === 'pglite')('the first start on a busy server places its cursor in this cluster: no reset when other transactions end between its statements', async () => {
+  it.skipIf(kind === 'pglite')(`the first start on a busy server places its cursor in this cluster: no reset when other transactions end between its statements${kind === 'pglite' ? ' (skipped: PGlite is one session)' : ''}`, async () => {
     const other = await connect(db);
     try {
       // After the checkpoint's first snapshot, other sessions take and commit transaction ids,
