@@ -81,10 +81,6 @@ describe.skipIf(server.skip !== undefined)(`Postgres down and back under load [p
     const afterLast = ledger.slice(markers[0]! + WORKERS * 2).filter((o) => o.status !== undefined);
     expect(afterLast.length).toBeGreaterThan(0);
     expect(afterLast.filter(is2xx).length).toBeGreaterThan(afterLast.length / 2);
-    // A scrape begun after the last outage said cc_up 1 (waitForRecovery waited for it). The last
-    // scrape need not: with 4 writers on a pool of 3 and a 1 s connect timeout, a scrape on a busy
-    // machine can time out waiting for a connection and say cc_up 0, which is the truth then.
-    expect(scrapes.some((s) => s.from > windows.at(-1)!.to && s.up === 1)).toBe(true);
     // Every scrape: 200, none left waiting on Postgres (5x the connect timeouts it may wait).
     expect(scrapes.filter((s) => s.status !== 200)).toEqual([]);
     const slowest = Math.max(...scrapes.map((s) => s.ms));

@@ -78,10 +78,6 @@ describe.skipIf(skip !== undefined)(`Postgres server stopped and restarted under
     }
     const afterLast = ledger.slice(marker + WORKERS * 2).filter((o) => o.status !== undefined);
     expect(afterLast.filter(is2xx).length).toBeGreaterThan(afterLast.length / 2);
-    // A scrape begun after the last outage said cc_up 1 (waitForRecovery waited for it). The last
-    // scrape need not: with 4 writers on a pool of 3 and a 1 s connect timeout, a scrape on a busy
-    // machine can time out waiting for a connection and say cc_up 0, which is the truth then.
-    expect(scrapes.some((s) => s.from > windows.at(-1)!.to && s.up === 1)).toBe(true);
     expect(scrapes.filter((s) => s.status !== 200)).toEqual([]);
     const slowest = Math.max(...scrapes.map((s) => s.ms));
     expect(slowest).toBeLessThan(OUTAGE_SCRAPE_BOUND_MS); // none left waiting on Postgres
